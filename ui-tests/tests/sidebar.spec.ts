@@ -1,0 +1,20 @@
+import { expect, test } from '@jupyterlab/galata';
+
+test.describe('Code Interpreter sidebar', () => {
+  test('opens from the command and shows the configured model', async ({
+    page
+  }, testInfo) => {
+    await page.evaluate(async () => {
+      await window.jupyterapp.commands.execute('codeinterp:open-chat');
+    });
+    const sidebar = page.locator('#jp-codeinterp-chat');
+    await expect(sidebar).toBeVisible();
+    await expect(sidebar.locator('.jp-codeinterp-model-name')).toHaveText(
+      'scripted-model'
+    );
+    await testInfo.attach('sidebar', {
+      body: await page.screenshot(),
+      contentType: 'image/png'
+    });
+  });
+});
