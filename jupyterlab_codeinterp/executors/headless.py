@@ -1,0 +1,207 @@
+"""Runs cells on an ``.ipynb`` file with its own kernel (``jupyter codeinterp run``, tests, evaluation).
+
+nbclient does the output bookkeeping (streams, display updates, clear_output) exactly as
+``jupyter nbconvert --execute`` would, with ``allow_stdin`` off so ``input()`` raises
+instead of hanging. The kernel starts in the notebook's directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import nbformat
+from jupyter_client.manager import AsyncKernelManager
+from nbclient import NotebookClient
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+from ..protocol import CellOutcome
+from .base import ExecutorError, NotebookExecutor
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RestoreReport:
+    cells_run: int = 0
+    errors: int = 0
+    first_error: str = ""
+
+
+def _error_fields(outputs: list[dict[str, Any]]) -> tuple[str, str, list[str]]:
+    for out in outputs:
+        if out.get("output_type") == "error":
+            return out.get("ename", ""), out.get("evalue", ""), list(out.get("traceback", []))
+    return "", "", []
+
+
+def write_notebook_atomically(nb: Any, path: str) -> None:
+    """Write through a temporary file in the same folder so a crash never truncates the notebook."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".codeinterp-", suffix=".ipynb", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            nbformat.write(nb, fh)
+        if os.path.exists(path):
+            os.chmod(tmp, os.stat(path).st_mode & 0o777)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+class HeadlessExecutor(NotebookExecutor):
+    """A notebook file plus a kernel of its own."""
+
+    def __init__(self, path: str, *, root_dir: Optional[str] = None, kernel_name: Optional[str] = None,
+                 startup_timeout: float = 60.0) -> None:
+        self.path = os.path.abspath(path)
+        self.root_dir = os.path.abspath(root_dir or os.path.dirname(self.path))
+        self.notebook_path = os.path.relpath(self.path, self.root_dir).replace(os.sep, "/")
+        if os.path.exists(self.path):
+            self.nb = nbformat.read(self.path, as_version=4)
+        else:
+            self.nb = nbformat.v4.new_notebook()
+            self.nb.metadata["kernelspec"] = {"name": kernel_name or "python3", "display_name": "Python 3",
+                                              "language": "python"}
+        # give old notebooks cell ids (nbformat 4.5) so repairs can address cells
+        nbformat.validator.normalize(self.nb)
+        for cell in self.nb.cells:
+            if "id" not in cell:
+                cell["id"] = nbformat.v4.new_code_cell().id
+        self.nb.nbformat, self.nb.nbformat_minor = 4, max(5, self.nb.get("nbformat_minor", 5))
+        self.kernel_name = kernel_name or self.nb.metadata.get("kernelspec", {}).get("name") or "python3"
+        self.startup_timeout = startup_timeout
+        self.km: Optional[AsyncKernelManager] = None
+        self.client: Optional[NotebookClient] = None
+        self._probe_client: Any = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        self.km = AsyncKernelManager(kernel_name=self.kernel_name)
+        cwd = os.path.dirname(self.path)
+        os.makedirs(cwd, exist_ok=True)
+        self.client = NotebookClient(
+            self.nb, km=self.km, allow_errors=True, timeout=600, interrupt_on_timeout=True,
+            startup_timeout=int(self.startup_timeout), resources={"metadata": {"path": cwd}},
+            record_timing=False,
+        )
+        try:
+            await self.client.async_start_new_kernel(cwd=cwd)
+            await self.client.async_start_new_kernel_client()
+        except Exception as exc:
+            raise ExecutorError(f"could not start the {self.kernel_name!r} kernel: {exc}") from exc
+
+    async def restore(self) -> RestoreReport:
+        """Run the notebook's existing code cells so the kernel holds its author's state."""
+        report = RestoreReport()
+        assert self.client is not None
+        for index, cell in enumerate(list(self.nb.cells)):
+            if cell.cell_type != "code" or not cell.source.strip():
+                continue
+            try:
+                await self.client.async_execute_cell(cell, index)
+            except CellTimeoutError:
+                report.errors += 1
+                report.first_error = report.first_error or f"cell {index + 1} timed out"
+                continue
+            except DeadKernelError as exc:
+                raise ExecutorError(f"the kernel died while restoring cell {index + 1}") from exc
+            report.cells_run += 1
+            ename, evalue, _ = _error_fields(cell.outputs)
+            if ename:
+                report.errors += 1
+                report.first_error = report.first_error or f"cell {index + 1}: {ename}: {evalue}"
+        return report
+
+    async def close(self) -> None:
+        if self._probe_client is not None:
+            try:
+                self._probe_client.stop_channels()
+            except Exception:
+                pass
+            self._probe_client = None
+        if self.client is not None and self.km is not None:
+            try:
+                await self.client._async_cleanup_kernel()
+            except Exception:
+                log.debug("kernel cleanup failed", exc_info=True)
+        self.client = None
+        self.km = None
+
+    def save(self) -> None:
+        write_notebook_atomically(self.nb, self.path)
+
+    # ------------------------------------------------------------------ executor interface
+
+    async def kernel_client(self) -> Any:
+        if self.km is None:
+            return None
+        if self._probe_client is None:
+            client = self.km.client()
+            client.start_channels()
+            await client.wait_for_ready(timeout=self.startup_timeout)
+            self._probe_client = client
+        return self._probe_client
+
+    async def read_cells(self) -> list[dict[str, Any]]:
+        return [dict(c) for c in self.nb.cells]
+
+    def _index_of(self, cell_id: str) -> int:
+        for i, cell in enumerate(self.nb.cells):
+            if cell.get("id") == cell_id:
+                return i
+        raise ExecutorError(f"no cell with id {cell_id}")
+
+    async def run_cell(self, code: str, *, metadata: dict[str, Any], replace_cell_id: Optional[str] = None,
+                       anchor_cell_id: Optional[str] = None, timeout: float = 600.0) -> CellOutcome:
+        if self.client is None or self.km is None:
+            raise ExecutorError("the kernel is not running")
+        if replace_cell_id:
+            index = self._index_of(replace_cell_id)
+            cell = self.nb.cells[index]
+            cell.source = code
+            cell.outputs = []
+            cell.execution_count = None
+            cell.metadata.update(metadata)
+        else:
+            cell = nbformat.v4.new_code_cell(source=code, metadata=metadata)
+            index = self._index_of(anchor_cell_id) + 1 if anchor_cell_id else len(self.nb.cells)
+            self.nb.cells.insert(index, cell)
+        self.client.timeout = max(1, int(timeout))
+        started = time.monotonic()
+        status = "ok"
+        try:
+            await self.client.async_execute_cell(cell, index)
+        except CellTimeoutError:
+            status = "timeout"
+        except DeadKernelError:
+            return CellOutcome(status="aborted", cell_id=cell.id, ename="DeadKernelError",
+                               evalue="the kernel died while running this cell", elapsed=time.monotonic() - started)
+        elapsed = time.monotonic() - started
+        ename, evalue, traceback = _error_fields(cell.outputs)
+        if status == "ok" and ename:
+            status = "interrupted" if ename == "KeyboardInterrupt" else "error"
+        self._save_quietly()
+        return CellOutcome(status=status, cell_id=cell.id, execution_count=cell.get("execution_count"),
+                           outputs=[dict(o) for o in cell.outputs], ename=ename, evalue=evalue,
+                           traceback=traceback, elapsed=elapsed)
+
+    async def interrupt(self) -> None:
+        if self.km is not None:
+            await self.km.interrupt_kernel()
+            await asyncio.sleep(0)
+
+    def _save_quietly(self) -> None:
+        """Save after every cell so a crash or Ctrl-C never loses what already ran."""
+        try:
+            self.save()
+        except OSError:
+            log.warning("could not save %s", self.path, exc_info=True)

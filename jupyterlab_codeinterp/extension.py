@@ -1,0 +1,124 @@
+"""The jupyter_server extension: wires config, services and handlers together."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+from jupyter_server.extension.application import ExtensionApp
+from jupyter_server.utils import url_path_join
+
+from .chat.history import ChatStore
+from .chat.service import ChatService
+from .config import CodeInterp
+from .context.gather import gather_context
+from .context.kernel_probe import KernelClientPool
+from .handlers import ChatWebSocketHandler, ConfigHandler, ContextHandler
+
+
+class CodeInterpState:
+    """What the handlers share: config, kernel access, chats. One per server."""
+
+    def __init__(self, *, config: CodeInterp, serverapp: Any, log: Any) -> None:
+        from .llm.client import ModelClient
+
+        self.config = config
+        self.serverapp = serverapp
+        self.log = log
+        self.root_dir = os.path.abspath(os.path.expanduser(serverapp.root_dir))
+        self.kernel_clients = KernelClientPool(serverapp.kernel_manager)
+        self.store = ChatStore(config.history_dir)
+        self.chat_service = ChatService(
+            config=config,
+            root_dir=self.root_dir,
+            store=self.store,
+            kernel_client_for=self.kernel_client_for,
+            interrupt_kernel=self.interrupt_kernel,
+            model_factory=lambda cfg, model: ModelClient(cfg, model=model),
+        )
+        self._models_cache: tuple[float, list[str]] | None = None
+
+    async def kernel_id_for(self, notebook_path: str) -> str | None:
+        sm = self.serverapp.session_manager
+        try:
+            session = await sm.get_session(path=notebook_path)
+        except Exception:  # web.HTTPError(404) when there is no session
+            return None
+        kernel = (session or {}).get("kernel") or {}
+        return kernel.get("id")
+
+    async def kernel_client_for(self, notebook_path: str) -> Any:
+        kernel_id = await self.kernel_id_for(notebook_path)
+        if not kernel_id:
+            return None
+        return await self.kernel_clients.get(kernel_id)
+
+    async def interrupt_kernel(self, notebook_path: str) -> bool:
+        kernel_id = await self.kernel_id_for(notebook_path)
+        km = self.serverapp.kernel_manager
+        if not kernel_id or kernel_id not in km:
+            return False
+        await km.get_kernel(kernel_id).interrupt_kernel()
+        return True
+
+    async def context_for(self, notebook_path: str) -> Any:
+        cfg = self.config
+        return await gather_context(
+            root_dir=self.root_dir,
+            notebook_path=notebook_path,
+            kernel_client=await self.kernel_client_for(notebook_path),
+            cells=None,
+            token_budget=cfg.context_token_budget,
+            probe_timeout=cfg.probe_timeout,
+            probe_max_bytes=cfg.probe_max_bytes,
+        )
+
+    async def public_config(self) -> dict[str, Any]:
+        data = self.config.public_config()
+        if not data["models"]:
+            data["models"] = await self._endpoint_models()
+        return data
+
+    async def _endpoint_models(self) -> list[str]:
+        """The endpoint's /models, cached for a minute; [] when it has none."""
+        now = asyncio.get_running_loop().time()
+        if self._models_cache and now - self._models_cache[0] < 60:
+            return self._models_cache[1]
+        models: list[str] = []
+        try:
+            client = self.chat_service.model_for(None)
+            models = await client.list_models(timeout=3.0)
+        except Exception:
+            self.log.debug("could not list models", exc_info=True)
+        self._models_cache = (now, models)
+        return models
+
+    async def close(self) -> None:
+        await self.chat_service.close()
+        await self.kernel_clients.close_all()
+
+
+class CodeInterpExtension(ExtensionApp):
+    name = "jupyterlab_codeinterp"
+    load_other_extensions = True
+
+    def initialize_settings(self) -> None:
+        config = CodeInterp(parent=self.serverapp)
+        self.state = CodeInterpState(config=config, serverapp=self.serverapp, log=self.log)
+        self.settings["codeinterp"] = self.state
+        where = config.base_url or "the OpenAI API"
+        self.log.info("jupyterlab-codeinterp: model %s at %s", config.effective_model(), where)
+
+    def initialize_handlers(self) -> None:
+        prefix = "codeinterp"
+        self.handlers.extend([
+            (url_path_join(prefix, "config"), ConfigHandler),
+            (url_path_join(prefix, "context"), ContextHandler),
+            (url_path_join(prefix, "chat"), ChatWebSocketHandler),
+        ])
+
+    async def stop_extension(self) -> None:
+        state = getattr(self, "state", None)
+        if state is not None:
+            await state.close()

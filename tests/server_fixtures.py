@@ -1,0 +1,229 @@
+"""A real Jupyter server in a subprocess, with the real token and XSRF checks on, for route tests.
+
+A subprocess (not an in-process app) so auth, origin checks, kernels and our extension run
+exactly as a user's ``jupyter lab`` runs them. ``BrowserStandIn`` plays the browser's half
+of the chat protocol for server-side tests: it answers executor requests by running the
+cells in the notebook session's real kernel (the Galata tests cover the real browser).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Optional
+from urllib.parse import quote
+
+import pytest
+import tornado.httpclient
+import tornado.websocket
+
+TOKEN = "test-token-" + uuid.uuid4().hex[:12]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class JupyterServer:
+    url: str
+    token: str
+    root: str
+    runtime_dir: str
+    proc: subprocess.Popen
+    history_dir: str
+    log_path: str
+
+    def http(self, path: str, *, token: bool = True, **kw: Any) -> tornado.httpclient.HTTPRequest:
+        headers = dict(kw.pop("headers", {}) or {})
+        if token:
+            headers["Authorization"] = f"token {self.token}"
+        return tornado.httpclient.HTTPRequest(self.url + path, headers=headers, **kw)
+
+    async def fetch(self, path: str, *, token: bool = True, **kw: Any) -> tornado.httpclient.HTTPResponse:
+        client = tornado.httpclient.AsyncHTTPClient()
+        return await client.fetch(self.http(path, token=token, **kw), raise_error=False)
+
+    async def ws(self, path: str = "codeinterp/chat", *, token: bool = True,
+                 headers: Optional[dict] = None) -> tornado.websocket.WebSocketClientConnection:
+        url = self.url.replace("http://", "ws://") + path
+        h = dict(headers or {})
+        if token:
+            h["Authorization"] = f"token {self.token}"
+        return await tornado.websocket.websocket_connect(tornado.httpclient.HTTPRequest(url, headers=h))
+
+    async def start_session(self, notebook_path: str) -> str:
+        body = json.dumps({"path": notebook_path, "type": "notebook", "name": os.path.basename(notebook_path),
+                           "kernel": {"name": "python3"}})
+        resp = await self.fetch("api/sessions", method="POST", body=body)
+        assert resp.code == 201, resp.body
+        return json.loads(resp.body)["kernel"]["id"]
+
+    def log(self) -> str:
+        with open(self.log_path, encoding="utf-8", errors="replace") as fh:
+            return fh.read()
+
+
+def start_jupyter_server(tmp: str, *, model_url: str, extra: Optional[list[str]] = None,
+                         base_url: str = "/") -> JupyterServer:
+    root = os.path.join(tmp, "root")
+    runtime = os.path.join(tmp, "runtime")
+    history = os.path.join(tmp, "history")
+    for d in (root, runtime, history):
+        os.makedirs(d, exist_ok=True)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI", "CODEINTERP"))}
+    env["JUPYTER_CONFIG_DIR"] = os.path.join(tmp, "config")
+    env["JUPYTER_RUNTIME_DIR"] = runtime
+    env["JUPYTER_PLATFORM_DIRS"] = "1"
+    log_path = os.path.join(tmp, "server.log")
+    args = [
+        sys.executable, "-m", "jupyter_server", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+        f"--ServerApp.token={TOKEN}", f"--ServerApp.root_dir={root}", f"--ServerApp.base_url={base_url}",
+        "--ServerApp.jpserver_extensions={'jupyterlab_codeinterp': True}",
+        f"--CodeInterp.base_url={model_url}", "--CodeInterp.api_key=sk-test-SERVERKEY-42",
+        "--CodeInterp.model=scripted-model", f"--CodeInterp.history_dir={history}",
+        "--CodeInterp.request_timeout=10", "--CodeInterp.max_retry_wait=0.2",
+    ]
+    if os.geteuid() == 0:
+        args.append("--allow-root")
+    args += extra or []
+    log_file = open(log_path, "w")
+    proc = subprocess.Popen(args, stdout=log_file, stderr=subprocess.STDOUT, env=env, cwd=root)
+    url = f"http://127.0.0.1:{port}{base_url}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("jupyter server exited:\n" + open(log_path).read())
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        raise RuntimeError("jupyter server did not start:\n" + open(log_path).read())
+    return JupyterServer(url, TOKEN, root, runtime, proc, history, log_path)
+
+
+def stop_jupyter_server(server: JupyterServer) -> None:
+    server.proc.terminate()
+    try:
+        server.proc.wait(10)
+    except subprocess.TimeoutExpired:
+        server.proc.kill()
+
+
+@pytest.fixture(scope="module")
+def jupyter_server(tmp_path_factory, scripted_server_session) -> Iterator[JupyterServer]:
+    server = start_jupyter_server(str(tmp_path_factory.mktemp("jupyter")), model_url=scripted_server_session.base_url)
+    yield server
+    stop_jupyter_server(server)
+
+
+@dataclass
+class BrowserStandIn:
+    """Plays the browser's side of the chat socket: runs cells in the session's kernel."""
+
+    server: JupyterServer
+    ws: tornado.websocket.WebSocketClientConnection
+    kernel_id: str
+    cells: list[dict[str, Any]] = field(default_factory=list)
+    received: list[dict[str, Any]] = field(default_factory=list)
+    approve: str = "run"
+    _kc: Any = None
+
+    def kernel_client(self) -> Any:
+        if self._kc is None:
+            from jupyter_client import AsyncKernelClient, find_connection_file
+
+            cf = find_connection_file(f"kernel-{self.kernel_id}.json", path=[self.server.runtime_dir])
+            kc = AsyncKernelClient(connection_file=cf)
+            kc.load_connection_file()
+            kc.start_channels()
+            self._kc = kc
+        return self._kc
+
+    async def run_cell(self, req: dict[str, Any]) -> dict[str, Any]:
+        kc = self.kernel_client()
+        started = time.monotonic()
+        if req.get("replace_cell_id"):
+            cell = next(c for c in self.cells if c["id"] == req["replace_cell_id"])
+            cell["source"] = req["code"]
+        else:
+            cell = {"id": uuid.uuid4().hex[:8], "cell_type": "code", "source": req["code"],
+                    "metadata": req.get("metadata", {}), "outputs": []}
+            self.cells.append(cell)
+        msg_id = kc.execute(req["code"], allow_stdin=False)
+        outputs: list[dict[str, Any]] = []
+        status, ename, evalue, tb, count = "ok", "", "", [], None
+        while True:
+            msg = await kc.get_iopub_msg(timeout=60)
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            t, c = msg["msg_type"], msg["content"]
+            if t == "stream":
+                outputs.append({"output_type": "stream", "name": c["name"], "text": c["text"]})
+            elif t in ("execute_result", "display_data"):
+                outputs.append({"output_type": t, "data": c["data"], "metadata": c.get("metadata", {}),
+                                **({"execution_count": c["execution_count"]} if t == "execute_result" else {})})
+            elif t == "error":
+                status, ename, evalue, tb = "error", c["ename"], c["evalue"], c["traceback"]
+                outputs.append({"output_type": "error", **c})
+            elif t == "execute_input":
+                count = c.get("execution_count")
+            elif t == "status" and c["execution_state"] == "idle":
+                break
+        if ename == "KeyboardInterrupt":
+            status = "interrupted"
+        cell["outputs"] = outputs
+        return {"status": status, "cell_id": cell["id"], "execution_count": count, "outputs": outputs,
+                "ename": ename, "evalue": evalue, "traceback": tb, "elapsed": time.monotonic() - started}
+
+    async def send(self, msg: dict[str, Any]) -> None:
+        await self.ws.write_message(json.dumps(msg))
+
+    async def next(self, timeout: float = 30) -> dict[str, Any]:
+        raw = await asyncio.wait_for(self.ws.read_message(), timeout)
+        assert raw is not None, "the server closed the socket"
+        msg = json.loads(raw)
+        self.received.append(msg)
+        return msg
+
+    async def serve_until(self, types: set[str], timeout: float = 60) -> dict[str, Any]:
+        """Answer executor and approval requests until a message of one of ``types`` arrives."""
+        deadline = time.monotonic() + timeout
+        while True:
+            msg = await self.next(max(0.1, deadline - time.monotonic()))
+            if msg["type"] in types:
+                return msg
+            if msg["type"] == "executor_request":
+                if msg["action"] == "run_cell":
+                    result = await self.run_cell(msg)
+                    await self.send({"type": "executor_reply", "request_id": msg["request_id"], "ok": True,
+                                     "result": result})
+                elif msg["action"] == "read_cells":
+                    await self.send({"type": "executor_reply", "request_id": msg["request_id"], "ok": True,
+                                     "result": {"cells": self.cells}})
+                else:
+                    await self.send({"type": "executor_reply", "request_id": msg["request_id"], "ok": True})
+            elif msg["type"] == "approval_request":
+                await self.send({"type": "approval_reply", "step_id": msg["step_id"], "decision": self.approve})
+
+    def close(self) -> None:
+        if self._kc is not None:
+            self._kc.stop_channels()
+        self.ws.close()
+
+
+def qs(path: str) -> str:
+    return quote(path, safe="")

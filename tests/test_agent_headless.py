@@ -1,0 +1,244 @@
+"""The agent loop end to end: real openai SDK -> scripted model server, real ipykernel, real notebook."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from jupyterlab_codeinterp.agent.loop import Agent, Turn
+from jupyterlab_codeinterp.executors.headless import HeadlessExecutor
+from jupyterlab_codeinterp.llm.client import ModelClient
+from jupyterlab_codeinterp.protocol import ApprovalReplyMsg, StepMsg, TextDeltaMsg
+from scripted_model import run_code, text
+
+GDP_CSV = """region,country,year,gdp
+North,A,2020,100.0
+North,A,2021,110.0
+North,B,2020,200.0
+North,B,2021,190.0
+South,C,2020,50.0
+South,C,2021,60.0
+South,D,2020,80.0
+South,D,2021,,
+"""
+
+LOAD_WRONG = 'import pandas as pd\ndf = pd.read_csv("gdp.csv")\ndf = df.dropna(subset=["GDP"])\ndf.shape'
+LOAD_FIXED = 'import pandas as pd\ndf = pd.read_csv("gdp.csv")\ndf = df.dropna(subset=["gdp"])\ndf.shape'
+GROWTH = (
+    'totals = df.pivot_table(index="region", columns="year", values="gdp", aggfunc="sum")\n'
+    'growth = (totals[2021] / totals[2020] - 1) * 100\n'
+    'print(growth.round(1).to_string())'
+)
+
+
+def last_tool_result(req: dict) -> str | None:
+    msgs = req.get("messages") or []
+    if msgs and msgs[-1].get("role") == "tool":
+        return msgs[-1]["content"]
+    if msgs and msgs[-1].get("role") == "user" and "execution-result" in str(msgs[-1].get("content")):
+        return str(msgs[-1]["content"])
+    return None
+
+
+def csv_task_responder(req: dict):
+    """A model that loads the CSV with a wrong column, repairs it, computes growth, answers."""
+    result = last_tool_result(req)
+    calls = sum(1 for m in req["messages"] if m.get("role") == "tool")
+    if result is None:
+        return run_code(LOAD_WRONG, text="Loading the data.")
+    if "KeyError" in result:
+        return run_code(LOAD_FIXED, text="The column is lowercase `gdp`.")
+    if calls == 2:
+        return run_code(GROWTH)
+    # the answer quotes what the kernel printed
+    output = result.split("output:\n", 1)[1] if "output:\n" in result else result
+    return text(f"GDP growth 2020→2021 by region (%):\n\n```\n{output.strip()}\n```")
+
+
+class CollectingSink:
+    def __init__(self, decision: str = "run") -> None:
+        self.messages: list = []
+        self.approvals: list = []
+        self.decision = decision
+
+    async def send(self, msg) -> None:
+        self.messages.append(msg)
+
+    async def ask_approval(self, request):
+        self.approvals.append(request)
+        return ApprovalReplyMsg(step_id=request.step_id, decision=self.decision)
+
+    def steps(self, state: str | None = None) -> list[StepMsg]:
+        return [m for m in self.messages if isinstance(m, StepMsg) and (state is None or m.state == state)]
+
+
+@pytest.fixture
+async def workspace(tmp_path):
+    (tmp_path / "gdp.csv").write_text(GDP_CSV)
+    executor = HeadlessExecutor(str(tmp_path / "analysis.ipynb"))
+    await executor.start()
+    yield tmp_path, executor
+    await executor.close()
+
+
+async def test_repair_end_to_end(workspace, scripted_model, scripted_config):
+    tmp_path, executor = workspace
+    scripted_model.set_script(csv_task_responder, csv_task_responder, csv_task_responder, csv_task_responder)
+    sink = CollectingSink()
+    client = ModelClient(scripted_config)
+    agent = Agent(config=scripted_config, model=client, executor=executor, sink=sink, root_dir=str(tmp_path))
+    result = await agent.run_turn(
+        Turn(chat_id="c1", turn=1, prompt="clean gdp.csv and compute growth by region",
+             notebook_path="analysis.ipynb"), [])
+    await client.close()
+
+    assert result.status == "done", result.answer
+    # the answer carries the values the kernel computed: North 300->300 = 0.0, South 130->60 = -53.8
+    assert "North    0.0" in result.answer and "-53.8" in result.answer
+
+    # the traceback reached the model, compactly
+    bodies = scripted_model.requests
+    tool_msgs = [m for m in bodies[1]["messages"] if m["role"] == "tool"]
+    assert "KeyError" in tool_msgs[-1]["content"] and "GDP" in tool_msgs[-1]["content"]
+    assert len(tool_msgs[-1]["content"].encode()) < 1024
+
+    # the repair replaced the failed cell in place: two generated cells, no broken one
+    cells = executor.nb.cells
+    assert [c.source for c in cells] == [LOAD_FIXED, GROWTH]
+    for c in cells:
+        assert c.metadata["codeinterp"]["generated"] is True
+        assert c.metadata["codeinterp"]["chat_id"] == "c1"
+        assert c.metadata["codeinterp"]["turn"] == 1
+        assert not [o for o in c.outputs if o["output_type"] == "error"]
+    errors = sink.steps("error")
+    assert len(errors) == 1 and errors[0].attempt == 1
+    oks = sink.steps("ok")
+    assert oks[0].attempt == 2 and oks[0].max_attempts == 4 and oks[0].step_id == errors[0].step_id
+    assert oks[0].cell_id == errors[0].cell_id
+    # the model text was streamed
+    assert any(isinstance(m, TextDeltaMsg) for m in sink.messages)
+    assert result.usage.total_tokens > 0
+
+
+async def test_repeated_error_stops_early_with_an_account(workspace, scripted_model, scripted_config):
+    tmp_path, executor = workspace
+    bad = 'import pandas as pd\npd.read_csv("gdp.csv")["GDP"]'
+    scripted_model.set_script(run_code(bad), run_code(bad + "  # again"), text("unused"))
+    sink = CollectingSink()
+    client = ModelClient(scripted_config)
+    agent = Agent(config=scripted_config, model=client, executor=executor, sink=sink, root_dir=str(tmp_path))
+    result = await agent.run_turn(Turn(chat_id="c2", turn=1, prompt="x", notebook_path="analysis.ipynb"), [])
+    await client.close()
+    assert result.status == "gave_up"
+    assert "same error" in result.answer and "KeyError" in result.answer
+    assert len(scripted_model.requests) == 2  # it did not ask the model for a third attempt
+    assert len(executor.nb.cells) == 1
+
+
+async def test_repair_budget_is_bounded(workspace, scripted_model, scripted_config):
+    tmp_path, executor = workspace
+    scripted_config.max_repairs = 2
+    scripted_model.set_script(*[run_code(f"raise ValueError('attempt {i}')") for i in range(6)])
+    sink = CollectingSink()
+    client = ModelClient(scripted_config)
+    agent = Agent(config=scripted_config, model=client, executor=executor, sink=sink, root_dir=str(tmp_path))
+    result = await agent.run_turn(Turn(chat_id="c3", turn=1, prompt="x", notebook_path="analysis.ipynb"), [])
+    await client.close()
+    assert result.status == "gave_up"
+    assert "repair limit" in result.answer
+    assert [s.attempt for s in sink.steps("error")] == [1, 2, 3]
+    assert len(executor.nb.cells) == 1
+
+
+async def test_codeblock_protocol_with_unclosed_fence(workspace, scripted_model, scripted_config):
+    tmp_path, executor = workspace
+    scripted_config.protocol = "codeblocks"
+    scripted_model.set_script(
+        text("Sure! Let me look.\n\n```python\nimport pandas as pd\ndf = pd.read_csv('gdp.csv')\n"
+             "print(df['gdp'].sum())\n"),  # the fence is never closed
+        lambda req: text(f"The total GDP is {req['messages'][-1]['content'].split('output:')[1].split()[0]}."),
+    )
+    sink = CollectingSink()
+    client = ModelClient(scripted_config)
+    agent = Agent(config=scripted_config, model=client, executor=executor, sink=sink, root_dir=str(tmp_path))
+    result = await agent.run_turn(Turn(chat_id="c4", turn=1, prompt="total gdp?", notebook_path="analysis.ipynb"), [])
+    await client.close()
+    assert result.status == "done"
+    assert result.answer == "The total GDP is 790.0."
+    assert "tools" not in scripted_model.requests[0]
+    assert executor.nb.cells[0].source.startswith("import pandas as pd")
+
+
+async def test_input_does_not_hang(workspace, scripted_model, scripted_config):
+    tmp_path, executor = workspace
+    scripted_model.set_script(run_code("name = input('name? ')"), text("input() is not available."))
+    sink = CollectingSink()
+    client = ModelClient(scripted_config)
+    agent = Agent(config=scripted_config, model=client, executor=executor, sink=sink, root_dir=str(tmp_path))
+    result = await agent.run_turn(Turn(chat_id="c5", turn=1, prompt="x", notebook_path="analysis.ipynb"), [])
+    await client.close()
+    assert result.status == "done"
+    tool = [m for m in scripted_model.requests[1]["messages"] if m["role"] == "tool"][-1]["content"]
+    assert "StdinNotImplementedError" in tool
+
+
+async def test_destructive_code_waits_and_skip_keeps_files(workspace, scripted_model, scripted_config):
+    tmp_path, executor = workspace
+    scripted_model.set_script(run_code("import shutil, os\nos.remove('gdp.csv')"), text("I did not delete it."))
+    sink = CollectingSink(decision="skip")
+    client = ModelClient(scripted_config)
+    agent = Agent(config=scripted_config, model=client, executor=executor, sink=sink, root_dir=str(tmp_path))
+    result = await agent.run_turn(Turn(chat_id="c6", turn=1, prompt="x", notebook_path="analysis.ipynb"), [])
+    await client.close()
+    assert result.status == "done"
+    assert sink.approvals and "deletes files" in sink.approvals[0].reason
+    assert (tmp_path / "gdp.csv").exists()
+    assert executor.nb.cells == []
+
+
+def test_cli_run_multistep_with_repair_and_rerun(tmp_path, scripted_model):
+    (tmp_path / "gdp.csv").write_text(GDP_CSV)
+    nb_path = tmp_path / "report.ipynb"
+    # the notebook's own first cell is restored before the agent runs
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_code_cell("THRESHOLD = 0"))
+    nbformat.write(nb, nb_path)
+    scripted_model.set_script(*[csv_task_responder] * 4)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "jupyterlab_codeinterp.cli", "run", str(nb_path), "-m",
+         "clean gdp.csv and compute growth by region", "--base-url", scripted_model.base_url,
+         "--api-key", "sk-test", "--model", "scripted-model", "--timeout", "120"],
+        capture_output=True, text=True, env=env, timeout=180, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "-53.8" in proc.stdout
+    assert "restored: ran 1 existing cell" in proc.stderr
+    assert "attempt 2 of 4" in proc.stderr
+    written = nbformat.read(nb_path, as_version=4)
+    assert [c.source for c in written.cells] == ["THRESHOLD = 0", LOAD_FIXED, GROWTH]
+    # the written notebook re-runs cleanly top to bottom in a fresh kernel
+    fresh = nbformat.read(nb_path, as_version=4)
+    NotebookClient(fresh, timeout=120, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    assert not [o for c in fresh.cells for o in c.get("outputs", []) if o["output_type"] == "error"]
+
+
+def test_cli_reports_model_errors_and_keeps_notebook(tmp_path, scripted_model):
+    from scripted_model import error
+
+    nb_path = tmp_path / "n.ipynb"
+    scripted_model.set_script(error(401, "Incorrect API key provided"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "jupyterlab_codeinterp.cli", "run", str(nb_path), "-m", "hi",
+         "--base-url", scripted_model.base_url, "--api-key", "sk-wrong-KEY123", "--model", "scripted-model"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 3
+    assert "API key" in proc.stderr and "sk-wrong-KEY123" not in proc.stderr + proc.stdout
+    assert json.loads(nb_path.read_text())["cells"] == []
