@@ -1,0 +1,458 @@
+"""The fenced-code-block protocol, for models that cannot (or will not) call tools.
+
+The model asks for code to run by writing one ```python block; the result comes back in
+the next user message; an answer without a python block is the final answer.  Real
+models are sloppy about this, so :func:`extract_code` tolerates:
+
+* chatter before and after the code, several blocks, ``~~~`` fences, fences indented
+  under a list item, longer fences (````` ```` `````), ``{.python}``-style info strings;
+* an UNCLOSED final fence (the model stopped, or ran out of tokens): taken to the end;
+* a new ```python opener before the previous block was closed (closes it);
+* a closing fence glued to the last code line (``print(x)```;``);
+* bare ``` fences, taken only when the content parses as Python that does something
+  (an assignment, an import, a call...), so printed output and tables are not run;
+* ``>>>`` prompts (pycon / REPL transcripts): prompts stripped, output lines dropped.
+
+Shell blocks (```bash, ```sh, ```console ...) are never run: models show them to users as
+instructions ("run pip install ...") far more often than they mean them as a step, and
+running them unasked would surprise.  The instructions tell the model to write shell
+commands as ``!cmd`` lines inside the python block, which IPython runs, so a shell step
+is still one explicit, visible python cell.  Other languages (json, text, output, csv,
+markdown, sql...) are ignored.
+
+:func:`parse_textual_tool_calls` recognises models that print a tool call as text instead
+of calling it (Qwen2.5-Coder prints a ```json block, Hermes/Qwen templates use
+``<tool_call>...</tool_call>``, Llama 3.1 ``<function=name>{...}</function>``, Mistral
+``[TOOL_CALLS] [...]``), so the agent can execute each such call once.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import textwrap
+import uuid
+from dataclasses import dataclass
+from typing import Any, Iterable, Optional
+
+from ..llm.types import ToolCall
+
+__all__ = ["CODEBLOCK_INSTRUCTIONS", "CodeBlock", "extract_code", "find_code_blocks",
+           "looks_like_python", "parse_textual_tool_calls", "PYTHON_LANGS", "SHELL_LANGS"]
+
+CODEBLOCK_INSTRUCTIONS = """\
+## How to run code
+You cannot call tools here. To run Python in the user's notebook, write ONE fenced \
+code block, like this:
+
+```python
+import pandas as pd
+df = pd.read_csv("data.csv")
+df.head()
+```
+
+- One ```python block per reply, and stop right after it. It runs as a new cell in the \
+user's notebook, in the kernel that already holds the variables described above.
+- Its output, or the error with its traceback, comes back to you in the next user message. \
+Read it before going on. If the code failed, reply with a corrected ```python block: it \
+replaces the failed cell.
+- Show what you need to see: `print(...)`, or an expression on the last line.
+- For shell commands put `!command` lines inside the python block (e.g. `!pip install \
+seaborn`); ```bash blocks are not run.
+- When you have the answer, write it for the user in plain words WITHOUT any code block. \
+A reply without a ```python block ends the task.
+- Do not write tool calls or JSON; only ```python blocks run."""
+
+PYTHON_LANGS = frozenset({
+    "python", "py", "python3", "py3", "ipython", "ipython3", "ipy", "jupyter", "pycon",
+    "python-repl", "pyodide", "sage",
+})
+SHELL_LANGS = frozenset({
+    "bash", "sh", "shell", "zsh", "console", "terminal", "cmd", "powershell", "ps", "ps1",
+    "shell-session", "fish", "bat",
+})
+
+_OPEN = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^\n]*?)[ \t]*$")
+# an opener after some chatter on the same line: "Here is the code: ```python"
+_INLINE_OPEN = re.compile(r"^(?P<before>[^`]*?\S)[ \t]*(?P<fence>`{3,})[ \t]*"
+                          r"(?P<info>python3?|py|ipython3?)[ \t]*$", re.I)
+_LANG = re.compile(r"[\w+#.-]+")
+
+
+@dataclass
+class CodeBlock:
+    lang: str
+    """Lower-cased first word of the info string ('' for a bare fence)."""
+    code: str
+    start: int
+    """Character offsets of the whole block (fences included) in the normalised text."""
+    end: int
+    closed: bool
+
+    @property
+    def is_python(self) -> bool:
+        if self.lang in PYTHON_LANGS:
+            return True
+        return self.lang == "" and looks_like_python(self.code)
+
+
+def _lang_of(info: str) -> str:
+    info = info.strip().lstrip("{").lstrip(".")
+    m = _LANG.match(info)
+    return m.group().lower().rstrip(".") if m else ""
+
+
+def _dedent(lines: list[str], indent: str) -> str:
+    out = []
+    n = len(indent.expandtabs(4))
+    for line in lines:
+        # remove at most the opener's indentation (list items), then any common indentation
+        k = 0
+        while k < len(line) and k < n and line[k] in " \t":
+            k += 1
+        out.append(line[k:])
+    code = textwrap.dedent("\n".join(out))
+    return code.strip("\n").rstrip()
+
+
+def find_code_blocks(text: str) -> list[CodeBlock]:
+    """Every fenced block in ``text``, in order, with its language; unclosed ones to the end."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    offsets = []
+    pos = 0
+    for line in lines:
+        offsets.append(pos)
+        pos += len(line) + 1
+    blocks: list[CodeBlock] = []
+    i = 0
+    n = len(lines)
+    while i < n:
+        line = lines[i]
+        m = _OPEN.match(line)
+        indent = ""
+        if m and not (m.group("fence")[0] == "`" and "`" in m.group("info")):
+            fence, info, indent = m.group("fence"), m.group("info"), m.group("indent")
+        else:
+            # one-line block: ```python print(1)```  or  ```print(1)```
+            one = re.match(r"^[ \t]*(`{3,})(?:(python|py|ipython|python3)\b)?[ \t]*(.+?)\1[ \t]*$",
+                           line)
+            if one:
+                blocks.append(CodeBlock((one.group(2) or "").lower(), one.group(3).strip(),
+                                        offsets[i], offsets[i] + len(line), True))
+                i += 1
+                continue
+            im = _INLINE_OPEN.match(line)
+            if not im:
+                i += 1
+                continue
+            fence, info = im.group("fence"), im.group("info")
+        lang = _lang_of(info)
+        char, size = fence[0], len(fence)
+        close = re.compile(r"^[ \t]*" + re.escape(char) + "{" + str(size) + r",}[ \t]*$")
+        glued = re.compile(r"^(?P<code>.*\S)" + re.escape(char) + "{" + str(size) + r"}[ \t]*$")
+        body: list[str] = []
+        j = i + 1
+        closed = False
+        end_line = n - 1
+        while j < n:
+            cur = lines[j]
+            if close.match(cur):
+                closed = True
+                end_line = j
+                break
+            if lang in PYTHON_LANGS:
+                om = _OPEN.match(cur)
+                if om and _lang_of(om.group("info")) and om.group("fence")[0] == char:
+                    # a new opener inside an unclosed python block: the old one ended here
+                    end_line = j - 1
+                    j -= 1
+                    break
+                gm = glued.match(cur)
+                if gm and char == "`" and not gm.group("code").endswith(("'", '"', "`")):
+                    body.append(gm.group("code"))
+                    closed = True
+                    end_line = j
+                    break
+            body.append(cur)
+            j += 1
+        end = offsets[end_line] + len(lines[end_line]) if end_line < n else len(text)
+        code = _dedent(body, indent)
+        if lang == "pycon" or code.lstrip().startswith(">>>"):
+            code = _strip_prompts(code)
+        blocks.append(CodeBlock(lang, code, offsets[i], end, closed))
+        i = j + 1
+    return blocks
+
+
+def _strip_prompts(code: str) -> str:
+    out = []
+    for line in code.split("\n"):
+        if line.startswith(">>> ") or line == ">>>":
+            out.append(line[4:])
+        elif line.startswith("... ") or line == "...":
+            out.append(line[4:])
+        # anything else is the transcript's output: dropped
+    return "\n".join(out).strip("\n")
+
+
+def extract_code(text: str) -> list[str]:
+    """The Python code blocks of a model answer, in order (see the module doc for what counts)."""
+    return [b.code for b in find_code_blocks(text) if b.code.strip() and b.is_python]
+
+
+_MAGIC = re.compile(r"^([ \t]*)[%!].*$", re.M)
+
+
+def looks_like_python(code: str) -> bool:
+    """True when ``code`` parses as Python that does something: not prose, output or a table.
+
+    A bare expression made only of names, constants and operators (``ls -la`` parses as
+    a subtraction) does not count; an import, assignment, definition, loop or any call,
+    attribute or subscript does.
+    """
+    if not code.strip():
+        return False
+    src = _MAGIC.sub(lambda m: m.group(1) + "pass", textwrap.dedent(code))
+    try:
+        tree = ast.parse(src)
+    except (SyntaxError, ValueError):
+        return False
+    if not tree.body:
+        return False
+    if _MAGIC.search(textwrap.dedent(code)):
+        return True
+    for node in tree.body:
+        if not isinstance(node, ast.Expr):
+            if isinstance(node, ast.Pass):
+                continue
+            if isinstance(node, ast.AnnAssign) and node.value is None:
+                continue  # "KeyError: 'x'", "dtype: float64": printed output, not code
+            return True
+        if _is_repr(node.value):
+            continue
+        if any(isinstance(sub, (ast.Call, ast.Attribute, ast.Subscript, ast.Lambda, ast.Await))
+               for sub in ast.walk(node)):
+            return True
+    return False
+
+
+_REPR_CALLEES = {"array", "tensor", "dtype", "datetime", "date", "timedelta", "Decimal"}
+
+
+def _is_literal(node: ast.AST) -> bool:
+    try:
+        ast.literal_eval(node)
+        return True
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return isinstance(node, ast.Call) and _is_repr(node)
+
+
+def _is_repr(node: ast.AST) -> bool:
+    """A printed value's repr such as ``array([1, 2])``, ``np.float64(7.0)``,
+    ``Timestamp('2024-01-01')``: a constructor call on literals, output rather than code."""
+    if not isinstance(node, ast.Call) or not (node.args or node.keywords):
+        return False
+    f = node.func
+    if isinstance(f, ast.Name):
+        callee_ok = f.id in _REPR_CALLEES or f.id[:1].isupper()
+    elif isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name):
+        callee_ok = f.value.id in {"np", "numpy", "pd", "torch", "datetime", "decimal"}
+    else:
+        callee_ok = False
+    return callee_ok and all(_is_literal(a) for a in node.args) and all(
+        _is_literal(k.value) for k in node.keywords)
+
+
+# ----------------------------------------------------------------------------- textual tool calls
+
+_TOOL_CALL_TAG = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.S | re.I)
+_FUNCTION_TAG = re.compile(r"<function=([\w.-]+)>\s*(.*?)\s*(?:</function>|$)", re.S)
+_MISTRAL = re.compile(r"\[TOOL_CALLS\]\s*")
+_CALL_START = re.compile(
+    r"""[\{\[]\s*[\{]?\s*["'](?:name|function|tool|tool_name|type|tool_calls|function_call|arguments|parameters)["']""")
+_JSON_LANGS = frozenset({"json", "json5", "jsonc", "tool_call", "tool_code", "tool", "tools",
+                         "function", "javascript", "js", ""})
+_DECODER = json.JSONDecoder(strict=False)  # models put raw newlines inside JSON strings
+
+
+def _load_value(s: str, start: int = 0) -> tuple[Any, int]:
+    """Decode one JSON value at ``start``; Python-literal dicts (single quotes) as a fallback."""
+    try:
+        return _DECODER.raw_decode(s, start)
+    except ValueError:
+        pass
+    # a Python dict literal: find the balanced end and literal_eval it
+    end = _balanced_end(s, start)
+    if end is None:
+        raise ValueError("no value")
+    try:
+        return ast.literal_eval(s[start:end]), end
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        raise ValueError("no value") from None
+
+
+def _balanced_end(s: str, start: int) -> Optional[int]:
+    opener = s[start]
+    closer = {"{": "}", "[": "]"}.get(opener)
+    if closer is None:
+        return None
+    depth = 0
+    quote: Optional[str] = None
+    k = start
+    while k < len(s):
+        ch = s[k]
+        if quote:
+            if ch == "\\":
+                k += 2
+                continue
+            if ch == quote:
+                quote = None
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "{[":
+            depth += 1
+        elif ch in "}]":
+            depth -= 1
+            if depth == 0:
+                return k + 1
+        k += 1
+    return None
+
+
+def _calls_from_value(value: Any, tool_names: set[str]) -> list[tuple[str, Any]]:
+    """(name, arguments) pairs from a decoded value in any of the shapes models print."""
+    out: list[tuple[str, Any]] = []
+    if isinstance(value, list):
+        for v in value:
+            out.extend(_calls_from_value(v, tool_names))
+        return out
+    if not isinstance(value, dict):
+        return out
+    if isinstance(value.get("tool_calls"), list):
+        return _calls_from_value(value["tool_calls"], tool_names)
+    for wrapper in ("function", "function_call"):
+        inner = value.get(wrapper)
+        if isinstance(inner, dict):
+            return _calls_from_value(inner, tool_names)
+    name = value.get("name", value.get("tool", value.get("tool_name")))
+    if isinstance(name, str) and name in tool_names:
+        args: Any = {}
+        for key in ("arguments", "parameters", "args", "tool_input", "input"):
+            if key in value:
+                args = value[key]
+                break
+        out.append((name, args))
+    return out
+
+
+def _args_text(args: Any) -> str:
+    if isinstance(args, str):
+        return args  # as the model wrote it (JSON text, or not: the agent reports that)
+    return json.dumps(args if args is not None else {}, ensure_ascii=False)
+
+
+def _decode_all(segment: str, tool_names: set[str]) -> list[tuple[str, Any]]:
+    """Calls in a segment that should hold JSON (a tag body or a json block)."""
+    segment = segment.strip()
+    calls: list[tuple[str, Any]] = []
+    k = 0
+    while k < len(segment):
+        if segment[k] in "{[":
+            try:
+                value, end = _load_value(segment, k)
+            except ValueError:
+                k += 1
+                continue
+            found = _calls_from_value(value, tool_names)
+            if found:
+                calls.extend(found)
+                k = end
+                continue
+        k += 1
+    return calls
+
+
+def parse_textual_tool_calls(text: str, tool_names: Iterable[str]) -> list[ToolCall]:
+    """Tool calls a model printed as text; only calls to ``tool_names`` are recognised.
+
+    Forms: ``{"name": ..., "arguments": {...}}`` (or "parameters"/"args", arguments as an
+    object or a JSON string, wrapped in ``{"function": ...}`` or ``{"tool_calls": [...]}``,
+    or a list of calls), bare in the text or inside a ```json block; ``<tool_call>...
+    </tool_call>`` (Qwen/Hermes); ``<function=name>{...}</function>`` (Llama 3.1);
+    ``[TOOL_CALLS] [...]`` (Mistral).  JSON inside ```python blocks is code, not a call.
+    Each distinct call is returned once, in order, with a fresh id.
+    """
+    names = set(tool_names)
+    if not names or not text:
+        return []
+    text = text.replace("\r\n", "\n")
+    found: list[tuple[int, str, Any]] = []
+    taken: list[tuple[int, int]] = []
+
+    def free(a: int, b: int) -> bool:
+        return all(b <= s or a >= e for s, e in taken)
+
+    for m in _TOOL_CALL_TAG.finditer(text):
+        for name, args in _decode_all(m.group(1), names):
+            found.append((m.start(), name, args))
+        taken.append(m.span())
+    for m in _FUNCTION_TAG.finditer(text):
+        if not free(*m.span()):
+            continue
+        name = m.group(1)
+        if name in names:
+            body = m.group(2).strip()
+            try:
+                args, _ = _load_value(body) if body[:1] in "{[" else (body, 0)
+            except ValueError:
+                args = body
+            found.append((m.start(), name, args))
+        taken.append(m.span())
+    for m in _MISTRAL.finditer(text):
+        if free(m.start(), m.end()) and m.end() < len(text) and text[m.end()] in "[{":
+            try:
+                value, end = _load_value(text, m.end())
+            except ValueError:
+                continue
+            for name, args in _calls_from_value(value, names):
+                found.append((m.start(), name, args))
+            taken.append((m.start(), end))
+    for b in find_code_blocks(text):
+        if not free(b.start, b.end):
+            continue
+        if b.lang in PYTHON_LANGS or b.lang in SHELL_LANGS:
+            taken.append((b.start, b.end))  # code is code, even if it mentions a call
+            continue
+        if b.lang in _JSON_LANGS or b.code.lstrip()[:1] in "{[":
+            calls = _decode_all(b.code, names)
+            for name, args in calls:
+                found.append((b.start, name, args))
+            if calls:
+                taken.append((b.start, b.end))
+    for m in _CALL_START.finditer(text):
+        start = m.start()
+        if not free(start, start + 1):
+            continue
+        try:
+            value, end = _load_value(text, start)
+        except ValueError:
+            continue
+        calls = _calls_from_value(value, names)
+        for name, args in calls:
+            found.append((start, name, args))
+        if calls:
+            taken.append((start, end))
+
+    found.sort(key=lambda t: t[0])
+    out: list[ToolCall] = []
+    seen: set[tuple[str, str]] = set()
+    for _, name, args in found:
+        key = (name, _args_text(args))
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(ToolCall(id=f"call_text_{uuid.uuid4().hex[:16]}", name=name,
+                            arguments=key[1]))
+    return out
