@@ -107,8 +107,13 @@ def _natural(name):
 
 
 def _type_name(t):
-    mod = getattr(t, "__module__", "") or ""
-    name = getattr(t, "__qualname__", None) or getattr(t, "__name__", "?")
+    try:
+        mod = getattr(t, "__module__", "") or ""
+        name = getattr(t, "__qualname__", None) or getattr(t, "__name__", "?")
+        if not isinstance(mod, str) or not isinstance(name, str):
+            return "?"
+    except Exception:
+        return "?"
     if mod in ("builtins", "__main__"):
         return name
     return mod.split(".")[0] + "." + name
@@ -181,7 +186,7 @@ def _describe_pandas_frame(name, df, ctx, level):
     mem = _frame_memory(df)
     if mem is not None:
         d["memory"] = mem
-    cap = ctx.max_cols if level >= 2 else (12 if level == 1 else 6)
+    cap = ctx.max_cols if level >= 1 else (min(20, ctx.max_cols) if level == 0 else 0)
     cap = min(cap, ncols)
     dtypes = df.dtypes
     dvals = dtypes.values
@@ -352,7 +357,7 @@ def __ci_main__(ns, args):
     max_bytes = int(args.get("max_bytes", 16000))
     max_entries = int(args.get("max_entries", 60))
     max_rest = int(args.get("max_rest", 20))
-    soft_ms = float(args.get("soft_ms", 30.0))
+    soft_ms = float(args.get("soft_ms", 40.0))
     ctx = _Ctx(args)
     hidden = {}
     try:
@@ -375,9 +380,11 @@ def __ci_main__(ns, args):
         t = type(v)
         cat = cat_cache.get(t)
         if cat is None:
-            cat = _category(v, t, ctx)
-            if t is not type:  # classes are instances of type: decide per object
-                cat_cache[t] = cat
+            try:
+                cat = _category(v, t, ctx)
+            except Exception:  # hostile metaclasses, proxies: list by name only
+                cat = "value"
+            cat_cache[t] = cat
         if cat == "module":
             modules.append(name)
             continue
@@ -414,8 +421,8 @@ def __ci_main__(ns, args):
            "total_names": len(data) + len(recent) + len(rest) + len(modules)
            + len(functions) + len(classes)}
     # reserve room for the envelope and the summary of what is not listed
-    reserve = 900
-    budget = max(max_bytes - reserve, 200)
+    reserve = min(900, max_bytes // 4)
+    budget = max(max_bytes - reserve, 100)
 
     chosen = []   # [name, value, level, dict, size]
     used = 0
@@ -429,29 +436,40 @@ def __ci_main__(ns, args):
             d = {"name": name, "kind": "object", "type": _type_name(type(v)),
                  "error": _short(type(e).__name__, 40)}
         s = _size(d) + 1
+        lvl = 0
+        if used + s > budget and i < len(data):
+            try:  # frames and arrays: at least name, type and shape
+                d = _describe(name, v, ctx, -1)
+                s = _size(d) + 1
+                lvl = -1
+            except Exception:
+                pass
         if used + s > budget:
             if i < len(data):
                 continue  # a later, smaller frame may still fit
             break
-        chosen.append([name, v, 0, d, s])
+        chosen.append([name, v, lvl, d, s])
         used += s
         listed += 1
-    # upgrade in priority order while time and bytes allow
-    for level in (2, 1):
+    # upgrade in priority order while time and bytes allow: first every frame cut to
+    # name+shape gets its columns back, then each entry gets the richest level that fits
+    for targets in ((0,), (2, 1)):
         for entry in chosen:
-            if entry[2] >= level:
-                continue
             if (_time.perf_counter() - t0) * 1000.0 > soft_ms:
                 out["note"] = "probe time limit reached; some variables shown briefly"
                 break
-            try:
-                d = _describe(entry[0], entry[1], ctx, level)
-            except Exception:
-                continue
-            s = _size(d) + 1
-            if used - entry[4] + s <= budget:
-                used += s - entry[4]
-                entry[2], entry[3], entry[4] = level, d, s
+            for level in targets:
+                if entry[2] >= level:
+                    break
+                try:
+                    d = _describe(entry[0], entry[1], ctx, level)
+                except Exception:
+                    continue
+                s = _size(d) + 1
+                if used - entry[4] + s <= budget:
+                    used += s - entry[4]
+                    entry[2], entry[3], entry[4] = level, d, s
+                    break
     listed_names = set(e[0] for e in chosen)
     out["variables"] = [e[3] for e in chosen]
     for e in chosen:

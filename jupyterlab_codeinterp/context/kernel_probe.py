@@ -408,6 +408,24 @@ def render_probe(result: ProbeResult, *, max_variables: int | None = None, detai
 # ---------------------------------------------------------------------------
 # one dedicated client per kernel on the server
 
+def new_probe_client(kernel: Any) -> Any:
+    """A client of ``kernel`` (a KernelManager) with its own Session, channels started.
+
+    ``KernelManager.client()`` shares the manager's Session, hence its ZMQ identity;
+    two DEALER sockets with one identity on the kernel's ROUTER make replies go to only
+    one of them, so a second client made that way can silently starve the first.
+    Only shell and control are opened (an unread IOPub subscription buffers every output).
+    """
+    from jupyter_client.session import Session
+
+    base = kernel.session
+    session = Session(key=base.key, signature_scheme=base.signature_scheme,
+                      username=getattr(base, "username", "codeinterp"))
+    client = kernel.client(session=session)
+    client.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=True)
+    return client
+
+
 class KernelClientPool:
     """One probe client per kernel of a jupyter_server MultiKernelManager, reused across requests.
 
@@ -426,12 +444,13 @@ class KernelClientPool:
     def _identity(kernel: Any) -> tuple:
         """Changes when the kernel restarts (new provisioner / process, maybe new ports)."""
         prov = getattr(kernel, "provisioner", None)
+        pid = getattr(prov, "pid", None) or getattr(getattr(prov, "process", None), "pid", None)
         try:
             conn = kernel.get_connection_info()
             ports = tuple(conn.get(k) for k in ("shell_port", "control_port", "ip", "key"))
         except Exception:
             ports = ()
-        return (id(kernel), id(prov), ports)
+        return (id(kernel), id(prov), pid, ports)
 
     async def get(self, kernel_id: str) -> Any | None:
         """The probe client for kernel_id, or None when no such kernel is running."""
@@ -445,8 +464,7 @@ class KernelClientPool:
             if entry is not None and entry[1] == ident:
                 return entry[0]
             self.drop(kernel_id)
-            client = kernel.client()
-            client.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=True)
+            client = new_probe_client(kernel)
             self._clients[kernel_id] = (client, ident)
             return client
 
