@@ -269,7 +269,7 @@ def _describe(name, v, ctx, level):
         return {"name": name, "kind": "Series", "type": "polars.Series", "shape": [len(v)],
                 "dtype": _short(v.dtype, 40)}
     mod = (getattr(t, "__module__", "") or "").split(".")[0]
-    if mod in _DATA_MODULES:
+    if mod in _DATA_MODULES and hasattr(t, "shape") and hasattr(t, "dtype"):
         # tensors and other array-likes of well-known libraries: shape/dtype are O(1)
         d = {"name": name, "kind": "array", "type": _type_name(t)}
         try:
