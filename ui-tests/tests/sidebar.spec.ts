@@ -9,7 +9,7 @@ test.describe('Code Interpreter sidebar', () => {
     });
     const sidebar = page.locator('#jp-codeinterp-chat');
     await expect(sidebar).toBeVisible();
-    await expect(sidebar.locator('.jp-codeinterp-model-name')).toHaveText(
+    await expect(sidebar.locator('.jp-codeinterp-model-picker')).toHaveValue(
       'scripted-model'
     );
     await testInfo.attach('sidebar', {
