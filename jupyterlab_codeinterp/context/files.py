@@ -139,7 +139,9 @@ def sniff_csv(path: str, size: int, info: FileInfo) -> None:
     info.columns = [h.strip()[:80] for h in header]
     info.dtypes = [_guess_type([r[i] if i < len(r) else "" for r in body]) for i in range(len(header))]
     if complete and not path.endswith(".gz"):
-        info.rows = max(len(rows) - 1, 0)
+        all_rows = rows if len(lines) <= 200 else [
+            r for r in csv.reader(io.StringIO("\n".join(lines)), delimiter=delim) if r]
+        info.rows = max(len(all_rows) - 1, 0)
     elif len(lines) > 1 and not path.endswith(".gz"):
         avg = max(len("\n".join(lines).encode("utf-8")) / len(lines), 1)
         info.rows = int(size / avg) - 1
@@ -439,7 +441,13 @@ def list_files(
         dinfo.mtime = max([dinfo.mtime] + [f.mtime for f in found if f.path.startswith(prefix)])
     found.sort(key=lambda f: -f.mtime)
     result.total_files = len(found)
-    chosen = found[:max_files]
+    # newest first, but data files (the reason the model looks) are kept even when
+    # many newer non-data files would push them out
+    data_files = [f for f in found if f.path.lower().endswith(DATA_EXTS)][: min(max_schemas, max(max_files // 2, 1))]
+    keep = set(id(f) for f in data_files)
+    others = [f for f in found if id(f) not in keep][: max(max_files - len(data_files), 0)]
+    keep.update(id(f) for f in others)
+    chosen = [f for f in found if id(f) in keep][:max_files]
     schemas = 0
     for info in chosen:
         if info.path.lower().endswith(DATA_EXTS) and schemas < max_schemas:

@@ -151,7 +151,8 @@ def _render(segs: list[_Segment], context: int, max_user_frames: int, exc_chars:
         if si < last and not has_user:
             # a library-internal cause (pandas' KeyError from get_loc...): one line at most
             exc = seg.exc[-1].strip() if seg.exc else ""
-            if exc and exc not in (e.strip() for e in final_exc):
+            following = segs[si + 1].exc if si + 1 <= last else []
+            if exc and exc not in {e.strip() for e in final_exc + following}:
                 out.append(f"(caused by {exc[:exc_chars]})")
             continue
         if seg.chain and out:
