@@ -32,6 +32,8 @@ _OTHER_BIND_RE = _re.compile(
     r"|\bas[ \t]+([A-Za-z_]\w*)",
     _re.M,
 )
+# df["x"] = ..., df.loc[...] = ..., model.fit(...) is not an assignment but df.attr = is
+_MUTATE_RE = _re.compile(r"^[ \t]*([A-Za-z_]\w*)[ \t]*[\[.][^\n=]*[^=!<>\n]=(?!=)", _re.M)
 _IDENT_RE = _re.compile(r"[A-Za-z_]\w*")
 _DIGITS_RE = _re.compile(r"(\d+)")
 _PLAIN_TYPES = frozenset([int, float, str, bool, complex, bytes, bytearray, list, tuple,
@@ -79,6 +81,8 @@ def _recent_names(ns, k=20):
         for m in _ASSIGN_RE.finditer(src):
             for name in m.group(1).split(","):
                 assigned.setdefault(name.strip(), age)
+        for m in _MUTATE_RE.finditer(src):
+            assigned.setdefault(m.group(1), age)
         for m in _OTHER_BIND_RE.finditer(src):
             grp = m.group(1) or m.group(2) or m.group(3) or m.group(5)
             if m.group(4):
