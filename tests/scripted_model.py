@@ -167,6 +167,8 @@ class Quirks:
     strict_model: bool = True
     """404 model_not_found for a model not in ``models``."""
     models_endpoint: bool = True
+    finish_reason: bool = True
+    """False: never send a finish_reason (a few servers don't)."""
     chunk_delay: float = 0.0
     """Seconds between SSE chunks (browser tests, stop button)."""
 
@@ -645,7 +647,8 @@ class ChatHandler(_Base):
                 events.append(chunk({"tool_calls": [d]}))
                 if reply.get("cut") == "tool_call" and i == 0 and j == len(frags) // 2:
                     events.append("cut")
-        events.append(chunk({}, finish))
+        if q.finish_reason:
+            events.append(chunk({}, finish))
         if include_usage:
             events.append({"id": cid, "object": "chat.completion.chunk", "created": created,
                            "model": model, "system_fingerprint": "fp_scripted", "choices": [],

@@ -387,6 +387,55 @@ async def test_refused_connection_preset_hint(scripted_config):
     assert "ollama serve" in err.hint
 
 
+async def test_connect_timeout(scripted_config):
+    # a listener whose accept queue is full: the TCP handshake never completes
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(0)
+    port = srv.getsockname()[1]
+    fillers = []
+    for _ in range(3):
+        s = socket.socket()
+        s.setblocking(False)
+        try:
+            s.connect(("127.0.0.1", port))
+        except BlockingIOError:
+            pass
+        fillers.append(s)
+    scripted_config.connect_timeout = 0.3
+    try:
+        async with ModelClient(scripted_config, base_url=f"http://127.0.0.1:{port}/v1") as client:
+            err = await expect_error(client, "timeout")
+        assert "connect_timeout=0.3 s" in err.message
+        assert "c.CodeInterp.connect_timeout" in err.hint
+    finally:
+        for s in fillers + [srv]:
+            s.close()
+
+
+async def test_cancel_ends_the_stream(scripted_model, model_client):
+    """Stop: cancelling the task ends the stream; the client stays usable."""
+    import asyncio
+
+    slow = text("one two three four five six seven eight nine ten", chunk_size=4)
+    slow["delay"] = 0.2
+    scripted_model.set_script(slow, text("next"))
+    first = asyncio.Event()
+    got: list[str] = []
+
+    def on_text(s: str) -> None:
+        got.append(s)
+        first.set()
+
+    task = asyncio.ensure_future(model_client.stream(MSGS, on_text=on_text))
+    await first.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert 0 < len(got) < 5
+    assert (await model_client.stream(MSGS)).text == "next"
+
+
 async def test_stream_cut_mid_tool_call(scripted_model, scripted_config):
     scripted_config.max_retries = 0
     scripted_model.set_script(cut())
@@ -409,6 +458,16 @@ async def test_stream_cut_before_any_text_is_retried(scripted_model, model_clien
     reply = await model_client.stream(MSGS, tools=TOOLS, on_retry=notices.append)
     assert json.loads(reply.tool_calls[0].arguments) == {"code": "print(2)"}
     assert notices[0].error.kind == "stream_broken"
+
+
+async def test_missing_finish_reason(scripted_model, model_client):
+    scripted_model.set_quirks(finish_reason=False)
+    truncated = tool_calls(call("run_code", '{"code": "x = '))
+    scripted_model.set_script(text("complete answer"), run_code("x = 1"), *[truncated] * 3)
+    assert (await model_client.stream(MSGS)).finish_reason == "stop"
+    assert (await model_client.stream(MSGS, tools=TOOLS)).finish_reason == "tool_calls"
+    # arguments that stop mid-JSON: broken (retried, as nothing was shown yet, then reported)
+    await expect_error(model_client, "stream_broken", tools=TOOLS)
 
 
 async def test_error_event_inside_stream(scripted_model, model_client):

@@ -344,10 +344,15 @@ class ModelClient:
 
         reply.tool_calls = calls.finish(_history_call_ids(messages))
         if reply.finish_reason is None:
-            raise ProviderError(
-                "stream_broken", f"The stream from {self._where} ended before the answer was "
-                "complete (no finish_reason).", hint="The answer is incomplete; ask again.",
-                retryable=not emitted, partial_text=reply.text)
+            # A few servers never send finish_reason; accept a complete-looking answer, but
+            # not nothing at all or a tool call whose arguments stop mid-JSON.
+            if (not reply.text and not reply.tool_calls) or any(
+                    not _is_json(c.arguments) for c in reply.tool_calls):
+                raise ProviderError(
+                    "stream_broken", f"The stream from {self._where} ended before the answer "
+                    "was complete (no finish_reason).", hint="The answer is incomplete; ask again.",
+                    retryable=not emitted, partial_text=reply.text)
+            reply.finish_reason = "tool_calls" if reply.tool_calls else "stop"
         if usage is None:
             prompt = estimate_messages_tokens(messages)
             if tools:
@@ -600,6 +605,14 @@ class ModelClient:
             "connection", f"Cannot reach {self._where} ({cause}).",
             hint="Check that the model server is running and c.CodeInterp.base_url is right.",
             retryable="connecterror" not in low.replace(" ", ""))
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+        return True
+    except ValueError:
+        return False
 
 
 def _history_call_ids(messages: list[dict]) -> set[str]:
