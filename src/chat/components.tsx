@@ -842,8 +842,13 @@ export function ChatPanel(props: { actions: IChatActions }): JSX.Element {
       <div className="jp-codeinterp-header">
         <codeInterpIcon.react tag="span" elementPosition="center" />
         <span className="jp-codeinterp-header-title" title={chat?.notebookPath}>
-          {chat ? chat.title || name : trans.__('Code Interpreter')}
+          {chat ? name : trans.__('Code Interpreter')}
         </span>
+        {chat?.title && (
+          <span className="jp-codeinterp-header-chat" title={chat.title}>
+            {chat.title}
+          </span>
+        )}
         <span
           className={`jp-codeinterp-conn jp-codeinterp-conn-${status}`}
           role="status"

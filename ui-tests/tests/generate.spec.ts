@@ -1,0 +1,61 @@
+import { expect, test } from '@jupyterlab/galata';
+
+import {
+  newNotebook,
+  notebookCells,
+  outputText,
+  runCode,
+  screenshots,
+  scriptModel,
+  source,
+  text
+} from './helpers';
+
+test.describe('generate-and-run', () => {
+  test('a prompt on the active cell writes, runs and repairs a cell below', async ({
+    page,
+    request
+  }, testInfo) => {
+    await newNotebook(page, 'generate.ipynb');
+    await page.notebook.setCell(0, 'code', 'values = [1.5, 2.5, 3.0]');
+    await page.notebook.runCell(0);
+    await page.notebook.addCell('markdown', '# Notes below');
+    await page.notebook.selectCells(0);
+    await page.keyboard.press('Escape');
+    await scriptModel(request, [
+      runCode('print(sum(value))'),
+      runCode('print(sum(values))'),
+      text('The sum is 7.0.')
+    ]);
+    const before = await notebookCells(page);
+    await page.evaluate(async () => {
+      await window.jupyterapp.commands.execute('codeinterp:generate-cell');
+    });
+    const box = page.locator('.jp-codeinterp-generate');
+    await expect(box).toBeVisible();
+    await box.locator('textarea').fill('sum the values');
+    await screenshots(page, testInfo, 'generate-prompt');
+    await box.locator('textarea').press('Enter');
+    await expect(box).toHaveCount(0, { timeout: 90000 });
+
+    const cells = await notebookCells(page);
+    // one new cell, right below the active (first) cell; repaired in place
+    expect(cells).toHaveLength(before.length + 1);
+    expect(cells.filter(c => c.metadata?.codeinterp)).toHaveLength(1);
+    expect(cells[cells.length - 1].cell_type).toBe('markdown');
+    expect(cells[1].metadata.codeinterp.generated).toBe(true);
+    expect(source(cells[1])).toBe('print(sum(values))');
+    expect(outputText(cells[1])).toContain('7.0');
+    await screenshots(page, testInfo, 'generate-done');
+
+    // notebook undo removes what the agent did
+    await page.notebook.selectCells(1);
+    await page.keyboard.press('Escape');
+    await page.evaluate(async () => {
+      await window.jupyterapp.commands.execute('notebook:undo-cell-action');
+    });
+    await expect
+      .poll(async () => (await notebookCells(page)).filter(c => c.metadata?.codeinterp).length)
+      .toBe(0);
+  });
+});

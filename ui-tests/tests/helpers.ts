@@ -1,0 +1,121 @@
+/**
+ * Shared steps of the Code Interpreter browser tests: scripting the model
+ * server, driving the chat sidebar, reading the notebook, screenshots in the
+ * light and the dark theme.
+ */
+import { expect, IJupyterLabPageFixture } from '@jupyterlab/galata';
+import { APIRequestContext, Locator, TestInfo } from '@playwright/test';
+
+export const MODEL_URL = `http://127.0.0.1:${process.env.SCRIPTED_MODEL_PORT || 8765}`;
+
+export type Reply = Record<string, any>;
+
+/** A text answer. */
+export function text(content: string, extra: Reply = {}): Reply {
+  return { text: content, finish_reason: 'stop', ...extra };
+}
+
+/** A run_code tool call (with optional lead text). */
+export function runCode(code: string, lead?: string): Reply {
+  const reply: Reply = {
+    tool_calls: [{ name: 'run_code', arguments: { code } }],
+    finish_reason: 'tool_calls'
+  };
+  if (lead) {
+    reply.text = lead;
+  }
+  return reply;
+}
+
+/** Load the model server's script (replies in order). */
+export async function scriptModel(
+  request: APIRequestContext,
+  body: Reply[] | Reply
+): Promise<void> {
+  const reset = await request.post(`${MODEL_URL}/_control/reset`, { data: {} });
+  expect(reset.ok()).toBeTruthy();
+  const res = await request.post(`${MODEL_URL}/_control/script`, { data: body });
+  expect(res.ok(), await res.text()).toBeTruthy();
+}
+
+/** The chat bodies the model server received. */
+export async function modelRequests(request: APIRequestContext): Promise<any[]> {
+  const res = await request.get(`${MODEL_URL}/_control/requests`);
+  return (await res.json()).requests;
+}
+
+export function sidebar(page: IJupyterLabPageFixture): Locator {
+  return page.locator('#jp-codeinterp-chat');
+}
+
+export async function openChat(page: IJupyterLabPageFixture): Promise<Locator> {
+  await page.evaluate(async () => {
+    await window.jupyterapp.commands.execute('codeinterp:open-chat');
+  });
+  const bar = sidebar(page);
+  await expect(bar).toBeVisible();
+  await expect(bar.locator('.jp-codeinterp-conn-open')).toBeVisible();
+  return bar;
+}
+
+export async function sendPrompt(page: IJupyterLabPageFixture, prompt: string): Promise<void> {
+  const input = sidebar(page).locator('.jp-codeinterp-input');
+  await input.fill(prompt);
+  await input.press('Enter');
+}
+
+/** Wait until the last turn of the chat ended. */
+export async function waitForTurnEnd(page: IJupyterLabPageFixture): Promise<void> {
+  await expect(sidebar(page).locator('.jp-codeinterp-send')).toBeVisible({ timeout: 90000 });
+  await expect(sidebar(page).locator('.jp-codeinterp-thinking')).toHaveCount(0);
+}
+
+/** Create a notebook and wait for its kernel. */
+export async function newNotebook(page: IJupyterLabPageFixture, name: string): Promise<void> {
+  await page.notebook.createNew(name);
+  await page.waitForSelector('.jp-Notebook-ExecutionIndicator[data-status="idle"]', {
+    timeout: 60000
+  });
+}
+
+/** nbformat cells of the current notebook. */
+export async function notebookCells(page: IJupyterLabPageFixture): Promise<any[]> {
+  return page.evaluate(() => {
+    const panel = window.jupyterapp.shell.currentWidget as any;
+    return panel.content.model.toJSON().cells;
+  });
+}
+
+export function outputText(cell: any): string {
+  return (cell.outputs ?? [])
+    .map((o: any) =>
+      o.output_type === 'stream'
+        ? [].concat(o.text).join('')
+        : o.output_type === 'error'
+          ? `${o.ename}: ${o.evalue}`
+          : [].concat(o.data?.['text/plain'] ?? '').join('')
+    )
+    .join('');
+}
+
+export function source(cell: any): string {
+  return [].concat(cell.source).join('');
+}
+
+/** Screenshots of the page in the light and the dark theme, kept with the results. */
+export async function screenshots(
+  page: IJupyterLabPageFixture,
+  testInfo: TestInfo,
+  name: string
+): Promise<void> {
+  await testInfo.attach(`${name}-light`, {
+    body: await page.screenshot(),
+    contentType: 'image/png'
+  });
+  await page.theme.setDarkTheme();
+  await testInfo.attach(`${name}-dark`, {
+    body: await page.screenshot(),
+    contentType: 'image/png'
+  });
+  await page.theme.setLightTheme();
+}
