@@ -348,8 +348,8 @@ class _TurnRun:
                     messages, tools=None if self.codeblocks else TOOL_SPECS, on_text=on_text
                 )
             except ProviderError as exc:
-                if exc.kind == "tools_unsupported" and not self.codeblocks:
-                    continue  # the client switched itself to the code-block protocol
+                if exc.kind == "tools_unsupported" and self.codeblocks:
+                    continue  # the client switched itself to the code-block protocol (auto)
                 if exc.kind == "empty_answer" and self.ran_code:
                     return ModelReply(text="")
                 self._last_error = exc
@@ -512,9 +512,11 @@ class _TurnRun:
         user_cell = bool(repair and failed.user_cell)
 
         def step(state: str, **kw: Any) -> StepMsg:
+            fields: dict[str, Any] = {"code": code, "attempt": attempt, "max_attempts": max_attempts,
+                                      "cell_id": replace or ""}
+            fields.update(kw)
             return StepMsg(chat_id=turn.chat_id, turn=turn.turn, step_id=step_id, tool=RUN_CODE, state=state,
-                           code=code, attempt=attempt, max_attempts=max_attempts,
-                           cell_id=replace or "", **kw)
+                           **fields)
 
         reason = destructive_reason(code, self.workspace)
         needs_approval = user_cell or reason is not None or not self.auto_run

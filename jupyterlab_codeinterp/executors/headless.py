@@ -20,6 +20,7 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
+from ..context.kernel_probe import new_probe_client
 from ..protocol import CellOutcome
 from .base import ExecutorError, NotebookExecutor
 
@@ -145,10 +146,9 @@ class HeadlessExecutor(NotebookExecutor):
         if self.km is None:
             return None
         if self._probe_client is None:
-            client = self.km.client()
-            client.start_channels()
-            await client.wait_for_ready(timeout=self.startup_timeout)
-            self._probe_client = client
+            # its own Session: a second client sharing the manager's would share its ZMQ
+            # identity and steal replies meant for the cell-running client
+            self._probe_client = new_probe_client(self.km)
         return self._probe_client
 
     async def read_cells(self) -> list[dict[str, Any]]:
@@ -178,8 +178,19 @@ class HeadlessExecutor(NotebookExecutor):
         self.client.timeout = max(1, int(timeout))
         started = time.monotonic()
         status = "ok"
+        inner = asyncio.ensure_future(self.client.async_execute_cell(cell, index))
         try:
-            await self.client.async_execute_cell(cell, index)
+            # shielded: cancelling nbclient mid-cell makes it report a dead kernel; on Stop we
+            # interrupt the kernel instead and let the cell finish with its KeyboardInterrupt
+            await asyncio.shield(inner)
+        except asyncio.CancelledError:
+            await self.interrupt()
+            try:
+                await asyncio.wait_for(inner, 10)
+            except BaseException:
+                inner.cancel()
+            self._save_quietly()
+            raise
         except CellTimeoutError:
             status = "timeout"
         except DeadKernelError:
