@@ -217,6 +217,16 @@ class ErrorMsg(_Msg):
     hint: str = ""
 
 
+class NoticeMsg(_Msg):
+    """Progress worth a line in the chat that is not an error (e.g. "retrying in 2 s")."""
+
+    type: Literal["notice"] = "notice"
+    chat_id: str
+    turn: int
+    level: Literal["info", "warning"] = "info"
+    text: str
+
+
 class HistoryMsg(_Msg):
     type: Literal["history"] = "history"
     notebook_path: str
@@ -238,6 +248,7 @@ ServerMessage = Union[
     ExecutorRequestMsg,
     TurnEndMsg,
     ErrorMsg,
+    NoticeMsg,
     HistoryMsg,
 ]
 

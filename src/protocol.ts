@@ -223,6 +223,15 @@ export interface ErrorMsg {
   hint?: string;
 }
 
+/** Progress worth a line in the chat that is not an error (e.g. "retrying in 2 s"). */
+export interface NoticeMsg {
+  type: 'notice';
+  chat_id: string;
+  turn: number;
+  level?: 'info' | 'warning';
+  text: string;
+}
+
 export interface HistoryMsg {
   type: 'history';
   notebook_path: string;
@@ -244,6 +253,7 @@ export type ServerMessage =
   | ExecutorRequestMsg
   | TurnEndMsg
   | ErrorMsg
+  | NoticeMsg
   | HistoryMsg;
 
 export type ServerMessageType = ServerMessage['type'];

@@ -31,6 +31,7 @@ from ..protocol import (
     CellOutcome,
     ContextNoteMsg,
     ErrorMsg,
+    NoticeMsg,
     StepMsg,
     TextDeltaMsg,
     TurnEndMsg,
@@ -338,6 +339,10 @@ class _TurnRun:
         async def on_text(delta: str) -> None:
             await self.send(TextDeltaMsg(chat_id=turn.chat_id, turn=turn.turn, text=delta))
 
+        async def on_retry(notice: Any) -> None:
+            await self.send(NoticeMsg(chat_id=turn.chat_id, turn=turn.turn, level="warning",
+                                      text=notice.message))
+
         while True:
             system = prompts.system_prompt(
                 mode=turn.mode, codeblocks=self.codeblocks, codeblock_instructions=CODEBLOCK_INSTRUCTIONS
@@ -345,7 +350,8 @@ class _TurnRun:
             messages = [{"role": "system", "content": system}] + _for_model(conversation)
             try:
                 reply = await self.agent.model.stream(
-                    messages, tools=None if self.codeblocks else TOOL_SPECS, on_text=on_text
+                    messages, tools=None if self.codeblocks else TOOL_SPECS, on_text=on_text,
+                    on_retry=on_retry,
                 )
             except ProviderError as exc:
                 if exc.kind == "tools_unsupported" and self.codeblocks:
