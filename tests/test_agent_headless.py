@@ -266,7 +266,7 @@ async def test_stop_interrupts_a_running_generated_cell(workspace, scripted_mode
     assert sink.steps("interrupted")
     # the kernel was interrupted, not left running: it answers right away and keeps its state
     kc = await executor.kernel_client()
-    from jupyterlab_codeinterp.agent.kernel_eval import eval_silently
+    from jupyterlab_codeinterp.context.kernel_probe import eval_expression as eval_silently
 
     assert await eval_silently(kc, "1 + 1", timeout=10) == "2"
     # the partial history is valid for the next turn: every tool call has its answer
@@ -290,6 +290,41 @@ async def test_provider_error_mid_turn_keeps_cells_and_kernel_state(workspace, s
     errors = [m for m in sink.messages if type(m).__name__ == "ErrorMsg"]
     assert errors and errors[0].retryable
     assert executor.nb.cells[0].source.startswith("answer = 42")
-    from jupyterlab_codeinterp.agent.kernel_eval import eval_silently
+    from jupyterlab_codeinterp.context.kernel_probe import eval_expression as eval_silently
 
     assert await eval_silently(await executor.kernel_client(), "answer", timeout=10) == "42"
+
+
+async def test_read_only_tools(workspace, scripted_model, scripted_config):
+    from scripted_model import call, tool_calls
+
+    tmp_path, executor = workspace
+    await executor.run_cell("import pandas as pd\ndf = pd.read_csv('gdp.csv')", metadata={})
+    names_before = await eval_silently_names(executor)
+    scripted_model.set_script(
+        tool_calls(call("inspect_variable", {"name": "df"}), call("read_file", {"path": "gdp.csv", "lines": 2}),
+                   call("read_file", {"path": "../../../etc/passwd"}), call("inspect_variable", {"name": "nope"})),
+        text("ok"),
+    )
+    sink = CollectingSink()
+    client = ModelClient(scripted_config)
+    agent = Agent(config=scripted_config, model=client, executor=executor, sink=sink, root_dir=str(tmp_path))
+    result = await agent.run_turn(Turn(chat_id="c9", turn=1, prompt="x", notebook_path="analysis.ipynb"), [])
+    await client.close()
+    assert result.status == "done"
+    tools = [m["content"] for m in scripted_model.requests[1]["messages"] if m["role"] == "tool"]
+    assert "DataFrame shape=(8, 4)" in tools[0] and "gdp" in tools[0] and "missing values" in tools[0]
+    assert "region,country,year,gdp" in tools[1] and "North,A,2020" in tools[1] and "North,A,2021" not in tools[1]
+    assert "outside the workspace" in tools[2]
+    assert "no variable named 'nope'" in tools[3]
+    for t in tools:
+        assert t.startswith("<workspace-data")
+    assert await eval_silently_names(executor) == names_before
+    assert len(executor.nb.cells) == 1  # read-only looks add no cells
+
+
+async def eval_silently_names(executor) -> str:
+    from jupyterlab_codeinterp.context.kernel_probe import eval_expression
+
+    return await eval_expression(await executor.kernel_client(),
+                                 "sorted(k for k in get_ipython().user_ns if not k.startswith('_'))", timeout=10)

@@ -41,7 +41,7 @@ from ..protocol import (
 )
 from . import prompts
 from .codeblocks import CODEBLOCK_INSTRUCTIONS, extract_code, parse_textual_tool_calls
-from .kernel_eval import eval_silently
+from ..context.kernel_probe import eval_expression
 from .results import error_signature, images_of, strip_ansi, summarize_outcome
 from .safety import destructive_reason
 from .tools import (
@@ -127,14 +127,10 @@ class _Rejected(Exception):
 
 
 def price_of(config: CodeInterp, model: str, usage: TokenUsage) -> Optional[float]:
-    price = config.prices.get(model)
-    if not price:
-        return None
-    return round(
-        usage.prompt_tokens * float(price.get("input", 0)) / 1e6
-        + usage.completion_tokens * float(price.get("output", 0)) / 1e6,
-        6,
-    )
+    """USD for ``usage``: c.CodeInterp.prices, then the built-in table; None if unknown."""
+    from ..llm.prices import cost_of
+
+    return cost_of(model, usage, config.prices, builtin=config.builtin_prices)
 
 
 def to_usage(config: CodeInterp, model: str, usage: TokenUsage) -> Usage:
@@ -496,7 +492,7 @@ class _TurnRun:
         if client is None or not name.isidentifier():
             text = "No kernel variable access." if client is None else f"{name!r} is not a variable name."
         else:
-            text = await eval_silently(client, inspect_expression(name), timeout=max(2.0, self.cfg.probe_timeout * 2))
+            text = await eval_expression(client, inspect_expression(name), timeout=max(2.0, self.cfg.probe_timeout * 2))
         await self.send(StepMsg(chat_id=turn.chat_id, turn=turn.turn, step_id=step_id, tool=INSPECT_VARIABLE,
                                 state="ok", summary=name))
         return prompts.workspace_data(f"variable:{name}", text)

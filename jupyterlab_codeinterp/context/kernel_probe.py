@@ -493,3 +493,43 @@ class KernelClientPool:
         async with self._lock:
             for kid in list(self._clients):
                 self.drop(kid)
+
+
+async def eval_expression(client: Any, expression: str, *, timeout: float) -> str:
+    """Evaluate one Python expression silently and return its text (for read-only tools).
+
+    Same rules and same per-client lock as the probe: ``silent``, no history, no stdin,
+    the value through ``user_expressions``, replies matched on ``msg_id``. A busy kernel
+    gives a sentence saying so instead of an exception.
+    """
+    deadline = time.monotonic() + max(float(timeout), 0.0)
+    st = _state(client)
+    try:
+        await asyncio.wait_for(st.lock.acquire(), timeout=max(deadline - time.monotonic(), 0.001))
+    except (asyncio.TimeoutError, TimeoutError):
+        return "the kernel is busy (no answer in time); try again when it is idle"
+    try:
+        shell = client.shell_channel
+        if not shell.is_alive():
+            shell.start()
+        for msg in await _drain(shell):
+            st.pending.pop(msg.get("parent_header", {}).get("msg_id"), None)
+        msg_id = client.execute("", silent=True, store_history=False, allow_stdin=False,
+                                user_expressions={"value": expression}, stop_on_error=False)
+        reply = await _wait_reply(shell, {msg_id}, deadline)
+        if reply is None:
+            return "the kernel is busy (no answer in time); try again when it is idle"
+        value = (reply.get("content", {}).get("user_expressions") or {}).get("value") or {}
+        if value.get("status") != "ok":
+            return f"{value.get('ename', 'Error')}: {value.get('evalue', '')}"[:500]
+        text = (value.get("data") or {}).get("text/plain", "")
+        if len(text) >= 2 and text[0] in "'\"" and text[-1] == text[0]:
+            try:
+                parsed = ast.literal_eval(text)
+                if isinstance(parsed, str):
+                    text = parsed
+            except (ValueError, SyntaxError, MemoryError, RecursionError):
+                pass
+        return text
+    finally:
+        st.lock.release()
