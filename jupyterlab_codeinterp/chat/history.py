@@ -15,7 +15,7 @@ import re
 import tempfile
 import threading
 import time
-from typing import Any, Optional
+from typing import Any
 
 _CHAT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -114,20 +114,3 @@ class ChatStore:
         except FileNotFoundError:
             return False
 
-
-def to_markdown(chat: dict[str, Any]) -> str:
-    """A readable export of a chat's display log."""
-    lines = [f"# {chat.get('title') or 'Chat'}", "", f"Notebook: `{chat.get('notebook_path', '')}`", ""]
-    for msg in chat.get("display", []):
-        kind = msg.get("type")
-        if kind == "turn_start":
-            lines += ["", "## You", "", msg.get("prompt", ""), "", "## Code Interpreter", ""]
-        elif kind == "text_delta":
-            lines.append(msg.get("text", ""))
-        elif kind == "step" and msg.get("tool") == "run_code":
-            lines += ["", f"```python\n{msg.get('code', '')}\n```", f"*{msg.get('state')}*"]
-            if msg.get("summary"):
-                lines += ["", "```", msg["summary"], "```"]
-        elif kind == "error":
-            lines += ["", f"> **Error:** {msg.get('message', '')}"]
-    return "\n".join(lines) + "\n"
