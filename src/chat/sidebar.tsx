@@ -50,6 +50,7 @@ export class ChatSidebar extends ReactWidget implements IChatActions {
     this._fileInput = document.createElement('input');
     this._fileInput.type = 'file';
     this._fileInput.multiple = true;
+    this._fileInput.className = 'jp-codeinterp-file-input';
     this._fileInput.style.display = 'none';
     this._fileInput.setAttribute('aria-hidden', 'true');
     this._fileInput.addEventListener('change', () => {
@@ -59,7 +60,13 @@ export class ChatSidebar extends ReactWidget implements IChatActions {
         void this.upload(files);
       }
     });
-    this.node.appendChild(this._fileInput);
+    // outside the React root (React owns the sidebar node's children)
+    document.body.appendChild(this._fileInput);
+  }
+
+  dispose(): void {
+    this._fileInput.remove();
+    super.dispose();
   }
 
   readonly service: ICodeInterp;
