@@ -78,7 +78,21 @@ class CodeInterp(Configurable):
     ).tag(config=True)
     prices = Dict(
         default_value={},
-        help='Prices per million tokens by model: {"gpt-4.1-mini": {"input": 0.4, "output": 1.6}}.',
+        help='Prices in USD per million tokens by model, over the built-in table of well-known '
+        'models (prices change: override here): {"gpt-4.1-mini": {"input": 0.4, "output": 1.6}}.',
+    ).tag(config=True)
+    builtin_prices = Bool(
+        True, help="Fall back to the built-in price table (llm/prices.py) for models not in prices."
+    ).tag(config=True)
+    discover_local_servers = Bool(
+        True,
+        help="With no API key configured, look for model servers on this machine (loopback only, "
+        "their default ports, /v1/models with a short timeout) and offer them in the settings.",
+    ).tag(config=True)
+    local_server_ports = Dict(
+        key_trait=Unicode(), value_trait=Int(), default_value={},
+        help='Ports probed by the local-server discovery, by preset: {"ollama": 11434, '
+        '"lmstudio": 1234, "vllm": 8000, "llamacpp": 8080}. Empty: those defaults.',
     ).tag(config=True)
 
     # ---- agent --------------------------------------------------------------
