@@ -171,6 +171,11 @@ class Quirks:
     """False: never send a finish_reason (a few servers don't)."""
     chunk_delay: float = 0.0
     """Seconds between SSE chunks (browser tests, stop button)."""
+    strict_tool_ids: bool = False
+    """Validate tool-call pairing in the messages the way OpenAI does: every assistant tool
+    call has a non-empty id unique in the conversation, is answered by a ``tool`` message
+    with that ``tool_call_id`` before the next non-tool message, and no ``tool`` message
+    answers an unknown or already answered id (400 otherwise)."""
 
 
 QUIRK_NAMES = {f.name for f in fields(Quirks)}
@@ -297,6 +302,39 @@ def _estimate(obj: Any) -> int:
 def _error_body(message: str, type: Optional[str] = "invalid_request_error",
                 code: Optional[str] = None, param: Optional[str] = None) -> dict:
     return {"error": {"message": message, "type": type, "param": param, "code": code}}
+
+
+def _tool_pairing_problem(messages: list) -> Optional[str]:
+    """What OpenAI would say about the tool-call pairing of ``messages`` (None: valid)."""
+    seen: set = set()
+    open_ids: list = []
+    for i, m in enumerate(messages):
+        role = m.get("role") if isinstance(m, dict) else None
+        if role == "tool":
+            tid = m.get("tool_call_id")
+            if not tid or tid not in open_ids:
+                return (f"Invalid parameter: messages with role 'tool' must be a response to a "
+                        f"preceeding message with 'tool_calls' (messages.[{i}].tool_call_id "
+                        f"{tid!r}).")
+            open_ids.remove(tid)
+            continue
+        if open_ids:
+            return ("An assistant message with 'tool_calls' must be followed by tool messages "
+                    "responding to each 'tool_call_id'. The following tool_call_ids did not have "
+                    f"response messages: {', '.join(open_ids)}")
+        for c in (m.get("tool_calls") or []) if role == "assistant" else []:
+            cid = c.get("id") if isinstance(c, dict) else None
+            if not cid:
+                return f"Missing required parameter: 'messages.[{i}].tool_calls[].id'."
+            if cid in seen:
+                return f"Duplicate value for 'tool_call_id' of {cid} in message[{i}]."
+            seen.add(cid)
+            open_ids.append(cid)
+    if open_ids:
+        return ("An assistant message with 'tool_calls' must be followed by tool messages "
+                "responding to each 'tool_call_id'. The following tool_call_ids did not have "
+                f"response messages: {', '.join(open_ids)}")
+    return None
 
 
 # ----------------------------------------------------------------------------- server
@@ -522,6 +560,10 @@ class ChatHandler(_Base):
         if not model or not isinstance(body.get("messages"), list):
             return 400, _error_body("you must provide a model parameter and messages",
                                     param="model")
+        if q.strict_tool_ids:
+            problem = _tool_pairing_problem(body["messages"])
+            if problem:
+                return 400, _error_body(problem, param="messages")
         if q.reject_stream_options and "stream_options" in body:
             return 400, _error_body("Unrecognized request argument supplied: stream_options")
         if "tool_choice" in body and body["tool_choice"] is None and q.reject_tool_choice_null:
