@@ -75,9 +75,22 @@ class CodeInterpState:
         )
 
     async def public_config(self) -> dict[str, Any]:
-        data = self.config.public_config()
+        from .llm.discovery import cached_discovery
+        from .llm.presets import public_presets
+
+        cfg = self.config
+        data = cfg.public_config()
+        local: list[dict[str, Any]] = []
+        look = cfg.discover_local_servers and not cfg.api_key
+        if look:
+            # loopback only, ~0.3 s at worst, cached 30 s (see llm/discovery.py)
+            local_task = asyncio.ensure_future(cached_discovery(dict(cfg.local_server_ports) or None))
         if not data["models"]:
             data["models"] = await self._endpoint_models()
+        if look:
+            local = await local_task
+        data["presets"] = public_presets()
+        data["local_servers"] = local
         return data
 
     async def _endpoint_models(self) -> list[str]:
