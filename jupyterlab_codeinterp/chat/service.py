@@ -319,13 +319,21 @@ class ChatConnection:
             total["cost"] = round(float(total.get("cost") or 0) + result.usage.cost, 6)
         chat_usage = Usage(prompt_tokens=total["prompt_tokens"], completion_tokens=total["completion_tokens"],
                            total_tokens=total["total_tokens"], cost=total.get("cost"))
-        await sink.send(TurnEndMsg(chat_id=msg.chat_id, turn=turn_no, status=result.status, answer=result.answer,
-                                   usage=result.usage, chat_usage=chat_usage))
+        end = TurnEndMsg(chat_id=msg.chat_id, turn=turn_no, status=result.status, answer=result.answer,
+                         usage=result.usage, chat_usage=chat_usage)
+        # Save, free the chat, then say the turn ended: a client may send the next prompt
+        # the moment it sees turn_end, and that prompt must neither get "busy" nor load the
+        # history from before this turn was saved.
+        chat["display"].append(dump(end))
         try:
             await asyncio.to_thread(self.service.store.save, chat)
         except OSError:
             log.exception("could not save chat history")
             await self.error("history", "the chat could not be saved to disk", chat_id=msg.chat_id)
+        current = self.service.running.get(msg.chat_id)
+        if current is not None and current.task is asyncio.current_task():
+            del self.service.running[msg.chat_id]
+        await self.send(end)
 
     # ------------------------------------------------------------------ closing
 
