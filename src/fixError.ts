@@ -110,11 +110,11 @@ class FixDiff extends Widget {
       return b;
     };
     if (isFix) {
-      make(trans.__('Accept'), 'jp-mod-accept jp-codeinterp-accept', 'accept').focus();
-      make(trans.__('Reject'), 'jp-mod-reject jp-codeinterp-reject', 'reject');
+      make(trans.__('Accept'), 'jp-mod-styled jp-mod-accept jp-codeinterp-accept', 'accept').focus();
+      make(trans.__('Reject'), 'jp-mod-styled jp-mod-reject jp-codeinterp-reject', 'reject');
     } else {
-      make(trans.__('Run'), 'jp-mod-accept jp-codeinterp-run', 'run');
-      make(trans.__('Skip'), 'jp-mod-reject jp-codeinterp-skip', 'skip');
+      make(trans.__('Run'), 'jp-mod-styled jp-mod-accept jp-codeinterp-run', 'run');
+      make(trans.__('Skip'), 'jp-mod-styled jp-mod-reject jp-codeinterp-skip', 'skip');
     }
     this.node.append(title, diff, buttons);
   }

@@ -61,11 +61,11 @@ class GenerateBox extends Widget {
     buttons.className = 'jp-codeinterp-approval-buttons';
     const go = document.createElement('button');
     go.type = 'button';
-    go.className = 'jp-Button jp-mod-accept jp-codeinterp-generate-submit';
+    go.className = 'jp-Button jp-mod-styled jp-mod-accept jp-codeinterp-generate-submit';
     go.textContent = trans.__('Generate');
     const cancel = document.createElement('button');
     cancel.type = 'button';
-    cancel.className = 'jp-Button jp-mod-reject';
+    cancel.className = 'jp-Button jp-mod-styled jp-mod-reject';
     cancel.textContent = trans.__('Close');
     buttons.append(go, cancel);
     this._status = document.createElement('div');

@@ -28,5 +28,8 @@ c.CodeInterp.api_key = "scripted-test-key"
 c.CodeInterp.model = "scripted-model"
 c.CodeInterp.history_dir = os.path.join(c.ServerApp.root_dir, ".codeinterp-history")
 
+# Notebook 7 exposes its app to the tests like JupyterLab does.
+c.JupyterNotebookApp.expose_app_in_browser = True
+
 # Quiet logs in CI.
 c.ServerApp.log_level = "INFO"

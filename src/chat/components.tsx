@@ -203,14 +203,14 @@ function Approval(props: { chat: ChatModel; step: IStepView; actions: IChatActio
         <div className="jp-codeinterp-approval-buttons">
           <button
             type="button"
-            className="jp-Button jp-mod-accept jp-codeinterp-accept"
+            className="jp-Button jp-mod-styled jp-mod-accept jp-codeinterp-accept"
             onClick={() => service.approve(chat, step.step_id, 'accept')}
           >
             {trans.__('Accept')}
           </button>
           <button
             type="button"
-            className="jp-Button jp-mod-reject jp-codeinterp-reject"
+            className="jp-Button jp-mod-styled jp-mod-reject jp-codeinterp-reject"
             onClick={() => service.approve(chat, step.step_id, 'reject')}
           >
             {trans.__('Reject')}
@@ -239,7 +239,7 @@ function Approval(props: { chat: ChatModel; step: IStepView; actions: IChatActio
       <div className="jp-codeinterp-approval-buttons">
         <button
           type="button"
-          className="jp-Button jp-mod-accept jp-codeinterp-run"
+          className="jp-Button jp-mod-styled jp-mod-accept jp-codeinterp-run"
           onClick={() =>
             service.approve(chat, step.step_id, 'run', editing && code !== request.code ? code : undefined)
           }
@@ -260,7 +260,7 @@ function Approval(props: { chat: ChatModel; step: IStepView; actions: IChatActio
         )}
         <button
           type="button"
-          className="jp-Button jp-mod-reject jp-codeinterp-skip"
+          className="jp-Button jp-mod-styled jp-mod-reject jp-codeinterp-skip"
           onClick={() => service.approve(chat, step.step_id, 'skip')}
         >
           {trans.__('Skip')}
@@ -740,7 +740,7 @@ function Composer(props: { chat: ChatModel; actions: IChatActions; disabled: boo
         {running ? (
           <button
             type="button"
-            className="jp-Button jp-mod-warn jp-codeinterp-stop"
+            className="jp-Button jp-mod-styled jp-mod-warn jp-codeinterp-stop"
             onClick={() => service.stop(chat)}
             aria-label={trans.__('Stop')}
           >
@@ -749,7 +749,7 @@ function Composer(props: { chat: ChatModel; actions: IChatActions; disabled: boo
         ) : (
           <button
             type="button"
-            className="jp-Button jp-mod-accept jp-codeinterp-send"
+            className="jp-Button jp-mod-styled jp-mod-accept jp-codeinterp-send"
             onClick={send}
             disabled={disabled || !text.trim()}
             aria-label={trans.__('Send')}

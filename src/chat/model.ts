@@ -280,11 +280,12 @@ export class ChatModel {
           return false;
         }
         const last = turn.items[turn.items.length - 1];
-        if (last && last.kind === 'text') {
+        if (last && last.kind === 'text' && !this._breakText.has(turn.turn)) {
           last.text += msg.text;
         } else {
           turn.items.push({ kind: 'text', text: msg.text });
         }
+        this._breakText.delete(turn.turn);
         break;
       }
       case 'step': {
@@ -308,6 +309,8 @@ export class ChatModel {
           view.cell_id = previous.cell_id;
         }
         this._steps.set(msg.step_id, view);
+        // text after a step update is a new paragraph, below the card
+        this._breakText.add(turn.turn);
         if (!turn.items.some(i => i.kind === 'step' && i.stepId === msg.step_id)) {
           turn.items.push({ kind: 'step', stepId: msg.step_id });
         }
@@ -468,6 +471,7 @@ export class ChatModel {
     this._notices = [];
     this._pending = new Map();
     this._chatUsage = undefined;
+    this._breakText = new Set();
   }
 
   private _emit(): void {
@@ -484,6 +488,7 @@ export class ChatModel {
   private _notices: IChatNotice[] = [];
   private _pending = new Map<string, Pick<PromptMsg, 'text' | 'mode' | 'cell_id'>>();
   private _chatUsage: Usage | undefined;
+  private _breakText = new Set<number>();
   private _loading = false;
   private _replaying = false;
   private _changed = new Signal<this, void>(this);

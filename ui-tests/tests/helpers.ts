@@ -102,20 +102,34 @@ export function source(cell: any): string {
   return [].concat(cell.source).join('');
 }
 
-/** Screenshots of the page in the light and the dark theme, kept with the results. */
+/**
+ * Screenshots of the page in the light and the dark theme, written next to the
+ * test's results (test-results/<test>/<name>-light.png, -dark.png) and attached
+ * to the HTML report.
+ */
 export async function screenshots(
   page: IJupyterLabPageFixture,
   testInfo: TestInfo,
   name: string
 ): Promise<void> {
-  await testInfo.attach(`${name}-light`, {
-    body: await page.screenshot(),
-    contentType: 'image/png'
-  });
+  const light = testInfo.outputPath(`${name}-light.png`);
+  await page.screenshot({ path: light, animations: 'disabled' });
+  await testInfo.attach(`${name}-light`, { path: light, contentType: 'image/png' });
   await page.theme.setDarkTheme();
-  await testInfo.attach(`${name}-dark`, {
-    body: await page.screenshot(),
-    contentType: 'image/png'
-  });
+  await waitForThemeApplied(page, true);
+  const dark = testInfo.outputPath(`${name}-dark.png`);
+  await page.screenshot({ path: dark, animations: 'disabled' });
+  await testInfo.attach(`${name}-dark`, { path: dark, contentType: 'image/png' });
   await page.theme.setLightTheme();
+  await waitForThemeApplied(page, false);
+}
+
+/** Wait until the side panels are painted with the theme's colours (stylesheets load async). */
+async function waitForThemeApplied(page: IJupyterLabPageFixture, dark: boolean): Promise<void> {
+  await page.waitForFunction(isDark => {
+    const node = document.querySelector('.jp-SideBar') ?? document.body;
+    const rgb = getComputedStyle(node).backgroundColor.match(/\d+/g)?.map(Number) ?? [255, 255, 255];
+    const luminance = (0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2]) / 255;
+    return isDark ? luminance < 0.5 : luminance >= 0.5;
+  }, dark);
 }

@@ -1,5 +1,7 @@
 import { expect, test } from '@jupyterlab/galata';
 
+import { screenshots } from './helpers';
+
 test.describe('Code Interpreter sidebar', () => {
   test('opens from the command and shows the configured model', async ({
     page
@@ -12,9 +14,6 @@ test.describe('Code Interpreter sidebar', () => {
     await expect(sidebar.locator('.jp-codeinterp-model-picker')).toHaveValue(
       'scripted-model'
     );
-    await testInfo.attach('sidebar', {
-      body: await page.screenshot(),
-      contentType: 'image/png'
-    });
+    await screenshots(page, testInfo, 'sidebar');
   });
 });
