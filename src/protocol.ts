@@ -319,6 +319,8 @@ export interface IServerConfig {
 }
 
 export interface ILocalServer {
+  preset?: string;
+  label?: string;
   name?: string;
   base_url: string;
   models?: string[];

@@ -543,7 +543,7 @@ export function SetupPanel(props: {
           <ul>
             {local.map(server => (
               <li key={server.base_url}>
-                <strong>{server.name || server.base_url}</strong> <code>{server.base_url}</code>
+                <strong>{server.label || server.name || server.preset || server.base_url}</strong> <code>{server.base_url}</code>
                 {server.models && server.models.length > 0 && (
                   <span>
                     {' '}
