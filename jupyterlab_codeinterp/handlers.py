@@ -71,8 +71,12 @@ class ChatWebSocketHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
         """No CSP/cache headers on a websocket upgrade (as jupyter_server's own sockets do)."""
 
     @property
-    def max_message_size(self) -> int:  # tornado reads this from settings; keep ours explicit
-        return MAX_MESSAGE_BYTES + 1024
+    def max_message_size(self) -> int:
+        """Frames above this close the socket with 1009 "message too big" before their
+        payload is read (tornado cannot skip a payload and go on). It equals the chat's
+        own limit, so every frame either gets handled (an error reply at worst) or closes
+        with 1009; there is no size that gets one in one place and the other elsewhere."""
+        return MAX_MESSAGE_BYTES
 
     def get_compression_options(self) -> Any:
         return self.settings.get("websocket_compression_options", None)
