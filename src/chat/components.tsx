@@ -529,14 +529,6 @@ export function SetupPanel(props: {
           )}
         </p>
       )}
-      <p>{trans.__('Set these before starting JupyterLab:')}</p>
-      <pre className="jp-codeinterp-snippet">
-        {'export OPENAI_API_KEY=sk-...\nexport CODEINTERP_MODEL=gpt-4.1-mini\n# for another endpoint:\nexport OPENAI_BASE_URL=http://localhost:11434/v1'}
-      </pre>
-      <p>{trans.__('or in jupyter_server_config.py:')}</p>
-      <pre className="jp-codeinterp-snippet">
-        {'c.CodeInterp.base_url = "http://localhost:11434/v1"\nc.CodeInterp.model = "qwen2.5-coder:7b"\nc.CodeInterp.api_key = "..."  # if the endpoint needs one'}
-      </pre>
       {local.length > 0 && (
         <div className="jp-codeinterp-local">
           <p>{trans.__('Found running on this machine:')}</p>
@@ -558,6 +550,14 @@ export function SetupPanel(props: {
           </pre>
         </div>
       )}
+      <p>{trans.__('Set these before starting JupyterLab:')}</p>
+      <pre className="jp-codeinterp-snippet">
+        {'export OPENAI_API_KEY=sk-...\nexport CODEINTERP_MODEL=gpt-4.1-mini\n# for another endpoint:\nexport OPENAI_BASE_URL=http://localhost:11434/v1'}
+      </pre>
+      <p>{trans.__('or in jupyter_server_config.py:')}</p>
+      <pre className="jp-codeinterp-snippet">
+        {'c.CodeInterp.base_url = "http://localhost:11434/v1"\nc.CodeInterp.model = "qwen2.5-coder:7b"\nc.CodeInterp.api_key = "..."  # if the endpoint needs one'}
+      </pre>
       <button
         type="button"
         className="jp-Button jp-mod-styled jp-codeinterp-reload-config"
