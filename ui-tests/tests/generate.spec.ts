@@ -33,7 +33,8 @@ test.describe('generate-and-run', () => {
     });
     const box = page.locator('.jp-codeinterp-generate');
     await expect(box).toBeVisible();
-    await box.locator('textarea').fill('sum the values');
+    // typed key by key: notebook command-mode shortcuts must not fire
+    await box.locator('textarea').pressSequentially('sum the values abcdxyz');
     await screenshots(page, testInfo, 'generate-prompt');
     await box.locator('textarea').press('Enter');
     await expect(box).toHaveCount(0, { timeout: 90000 });

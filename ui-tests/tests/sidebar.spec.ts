@@ -17,6 +17,29 @@ test.describe('Code Interpreter sidebar', () => {
     await screenshots(page, testInfo, 'sidebar');
   });
 
+  test('"what the model sees" shows the context for the notebook', async ({
+    page,
+    tmpPath
+  }, testInfo) => {
+    await page.contents.uploadContent('a,b\n1,2\n', 'text', `${tmpPath}/numbers.csv`);
+    await newNotebook(page, 'context.ipynb');
+    await page.notebook.setCell(0, 'code', 'import pandas as pd\nframe = pd.read_csv("numbers.csv")');
+    await page.notebook.runCell(0);
+    const chat = await openChat(page);
+    await chat.getByRole('button', { name: 'What the model sees' }).click();
+    const dialog = page.locator('.jp-Dialog');
+    await expect(dialog.locator('.jp-codeinterp-context-text')).toContainText('numbers.csv');
+    await expect(dialog.locator('.jp-codeinterp-context-text')).toContainText('frame');
+    await expect(dialog).toContainText(/tokens/);
+    await screenshots(page, testInfo, 'context');
+    await dialog.getByRole('button', { name: 'Close' }).click();
+  });
+});
+
+test.describe('Code Interpreter sidebar without a model', () => {
+  // the config route is mocked before the page loads
+  test.use({ autoGoto: false });
+
   test('without a model it says how to configure one, and what runs locally', async ({
     page
   }, testInfo) => {
@@ -45,8 +68,7 @@ test.describe('Code Interpreter sidebar', () => {
         }
       });
     });
-    await page.reload({ waitForIsReady: false });
-    await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
+    await page.goto();
     await newNotebook(page, 'setup.ipynb');
     const chat = await openChat(page);
     const setup = chat.locator('.jp-codeinterp-setup');
@@ -56,23 +78,5 @@ test.describe('Code Interpreter sidebar', () => {
     await expect(setup).toContainText('http://127.0.0.1:11434/v1');
     await expect(chat.locator('.jp-codeinterp-input')).toBeDisabled();
     await screenshots(page, testInfo, 'setup');
-  });
-
-  test('"what the model sees" shows the context for the notebook', async ({
-    page,
-    tmpPath
-  }, testInfo) => {
-    await page.contents.uploadContent('a,b\n1,2\n', 'text', `${tmpPath}/numbers.csv`);
-    await newNotebook(page, 'context.ipynb');
-    await page.notebook.setCell(0, 'code', 'import pandas as pd\nframe = pd.read_csv("numbers.csv")');
-    await page.notebook.runCell(0);
-    const chat = await openChat(page);
-    await chat.getByRole('button', { name: 'What the model sees' }).click();
-    const dialog = page.locator('.jp-Dialog');
-    await expect(dialog.locator('.jp-codeinterp-context-text')).toContainText('numbers.csv');
-    await expect(dialog.locator('.jp-codeinterp-context-text')).toContainText('frame');
-    await expect(dialog).toContainText(/tokens/);
-    await screenshots(page, testInfo, 'context');
-    await dialog.getByRole('button', { name: 'Close' }).click();
   });
 });
