@@ -66,6 +66,12 @@ class CodeInterp(Configurable):
         help="How the model asks to run code: OpenAI tool calls, fenced code blocks, or auto "
         "(tools, falling back to code blocks when the endpoint rejects tools).",
     ).tag(config=True)
+    prompt_style = Enum(
+        ["full", "compact"],
+        default_value="full",
+        help="System prompt: full, or compact (~100 tokens, no examples) for small local models "
+        "with little context or slow prompt processing.",
+    ).tag(config=True)
     temperature = Float(0.2, allow_none=True, help="Sampling temperature (None: don't send).").tag(
         config=True
     )
