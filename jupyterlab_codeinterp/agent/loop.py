@@ -40,7 +40,7 @@ from ..protocol import (
     Usage,
 )
 from . import prompts
-from .codeblocks import CODEBLOCK_INSTRUCTIONS, extract_code, parse_textual_tool_calls
+from .codeblocks import CODEBLOCK_INSTRUCTIONS, compact_system_prompt, extract_code, parse_textual_tool_calls
 from ..context.kernel_probe import eval_expression
 from .results import error_signature, images_of, strip_ansi, summarize_outcome
 from .safety import destructive_reason
@@ -340,9 +340,12 @@ class _TurnRun:
                                       text=notice.message))
 
         while True:
-            system = prompts.system_prompt(
-                mode=turn.mode, codeblocks=self.codeblocks, codeblock_instructions=CODEBLOCK_INSTRUCTIONS
-            )
+            if self.cfg.prompt_style == "compact" and turn.mode == "chat":  # small local models
+                system = compact_system_prompt(codeblocks=self.codeblocks)
+            else:
+                system = prompts.system_prompt(
+                    mode=turn.mode, codeblocks=self.codeblocks, codeblock_instructions=CODEBLOCK_INSTRUCTIONS
+                )
             messages = [{"role": "system", "content": system}] + _for_model(conversation)
             try:
                 reply = await self.agent.model.stream(
