@@ -1,7 +1,7 @@
 /**
  * "Fix this error": a bar under every cell whose outputs contain an error,
- * the `codeinterp:fix-error` command, and the proposed fix shown as a diff on
- * the cell with Accept / Reject.
+ * and the `codeinterp:fix-error` command. The proposed fix is shown on the cell
+ * by approval.ts.
  *
  * The bar is a widget in the cell's layout (not inside the output area), so
  * re-rendered outputs never lose it and it never enters the saved notebook.
@@ -13,14 +13,10 @@ import { Widget } from '@lumino/widgets';
 
 import { attachToCell, findDecoration } from './cellDecorations';
 import { ChatModel } from './chat/model';
-import { lineDiff, renderDiff } from './diff';
-import { findCell } from './executor';
 import { fixIcon } from './icons';
-import { ApprovalRequestMsg } from './protocol';
 import { ICodeInterp } from './tokens';
 
 const BAR_CLASS = 'jp-codeinterp-fixbar';
-const DIFF_CLASS = 'jp-codeinterp-celldiff';
 
 /** The first error output of a cell, if any. */
 export function errorOf(cell: Cell): { ename: string; evalue: string } | null {
@@ -75,52 +71,7 @@ class FixBar extends Widget {
   private _button: HTMLButtonElement;
 }
 
-/** The proposed fix as a diff above the cell's input, with Accept / Reject. */
-class FixDiff extends Widget {
-  constructor(
-    readonly stepId: string,
-    before: string,
-    request: ApprovalRequestMsg,
-    trans: TranslationBundle,
-    onDecide: (decision: 'accept' | 'reject' | 'run' | 'skip') => void
-  ) {
-    super();
-    this.addClass(DIFF_CLASS);
-    this.node.setAttribute('role', 'group');
-    const isFix = request.kind === 'fix';
-    this.node.setAttribute(
-      'aria-label',
-      isFix ? trans.__('Proposed fix for this cell') : trans.__('Proposed change to this cell')
-    );
-    const title = document.createElement('div');
-    title.className = 'jp-codeinterp-celldiff-title';
-    title.textContent = isFix
-      ? trans.__('Proposed fix — Accept replaces this cell and runs it; Reject leaves it as it is.')
-      : trans.__('The model wants to run this change: %1', request.reason || '');
-    const diff = renderDiff(lineDiff(before, request.code), trans.__('Changes to the cell'));
-    const buttons = document.createElement('div');
-    buttons.className = 'jp-codeinterp-approval-buttons';
-    const make = (label: string, cls: string, decision: 'accept' | 'reject' | 'run' | 'skip') => {
-      const b = document.createElement('button');
-      b.type = 'button';
-      b.className = `jp-Button ${cls}`;
-      b.textContent = label;
-      b.addEventListener('click', () => onDecide(decision));
-      buttons.appendChild(b);
-      return b;
-    };
-    if (isFix) {
-      make(trans.__('Accept'), 'jp-mod-styled jp-mod-accept jp-codeinterp-accept', 'accept').focus();
-      make(trans.__('Reject'), 'jp-mod-styled jp-mod-reject jp-codeinterp-reject', 'reject');
-    } else {
-      make(trans.__('Run'), 'jp-mod-styled jp-mod-accept jp-codeinterp-run', 'run');
-      make(trans.__('Skip'), 'jp-mod-styled jp-mod-reject jp-codeinterp-skip', 'skip');
-    }
-    this.node.append(title, diff, buttons);
-  }
-}
-
-/** Wires the fix bars, the command and the diffs for every notebook. */
+/** Wires the fix bars and the command for every notebook (the diff is in approval.ts). */
 export class FixErrorManager {
   constructor(
     private _service: ICodeInterp,
@@ -129,7 +80,6 @@ export class FixErrorManager {
   ) {
     tracker.widgetAdded.connect((_, panel) => this._watchNotebook(panel));
     tracker.forEach(panel => this._watchNotebook(panel));
-    _service.approvalRequested.connect((_, { chat, request }) => this._showDiff(chat, request));
   }
 
   /** Ask for a fix of `cell` in `panel` (the command and the bar call this). */
@@ -227,43 +177,6 @@ export class FixErrorManager {
     };
     chat.changed.connect(onChange);
     onChange();
-  }
-
-  private _showDiff(chat: ChatModel, request: ApprovalRequestMsg): void {
-    if (!request.cell_id) {
-      return;
-    }
-    const panel = this._service.notebookForChat(chat.chatId);
-    if (!panel) {
-      return;
-    }
-    const found = findCell(panel, request.cell_id);
-    const cell = found ? panel.content.widgets[found.index] : undefined;
-    if (!cell) {
-      return;
-    }
-    findDecoration<FixDiff>(cell, DIFF_CLASS)?.dispose();
-    const before = cell.model.sharedModel.getSource();
-    const widget = new FixDiff(request.step_id, before, request, this._trans, decision => {
-      this._service.approve(chat, request.step_id, decision);
-      widget.dispose();
-    });
-    void attachToCell(cell, widget, 'above-input').then(() => {
-      void panel.content.scrollToCell(cell, 'smart').catch(() => undefined);
-    });
-    // decided in the chat card, or the turn ended: remove the diff
-    const onChange = () => {
-      const step = chat.step(request.step_id);
-      if (widget.isDisposed) {
-        chat.changed.disconnect(onChange);
-        return;
-      }
-      if (!step || step.decided || step.state !== 'waiting_approval') {
-        widget.dispose();
-        chat.changed.disconnect(onChange);
-      }
-    };
-    chat.changed.connect(onChange);
   }
 
   private _watched = new WeakSet<Cell>();

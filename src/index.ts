@@ -19,6 +19,7 @@ import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
+import { ApprovalManager } from './approval';
 import { ChatSidebar, SIDEBAR_ID } from './chat/sidebar';
 import { errorOf, FixErrorManager } from './fixError';
 import { GenerateCellManager } from './generateCell';
@@ -141,6 +142,7 @@ const notebookPlugin: JupyterFrontEndPlugin<void> = {
     const trans = (translator ?? nullTranslator).load('jupyterlab_codeinterp');
     const fixer = new FixErrorManager(service, tracker, trans);
     const generator = new GenerateCellManager(service, trans);
+    new ApprovalManager(service, trans);
     const category = trans.__('Code Interpreter');
 
     app.commands.addCommand(CommandIDs.fixError, {

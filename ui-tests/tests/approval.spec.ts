@@ -63,7 +63,7 @@ test.describe('approval', () => {
     await expect(chat.locator('.jp-codeinterp-step').nth(1).locator('.jp-codeinterp-badge')).toHaveText(/skipped/);
   });
 
-  test('destructive code waits even with auto-run on', async ({ page, request }) => {
+  test('destructive code waits even with auto-run on', async ({ page, request }, testInfo) => {
     await newNotebook(page, 'destructive.ipynb');
     await scriptModel(request, [
       runCode('import shutil\nshutil.rmtree("data")'),
@@ -74,8 +74,15 @@ test.describe('approval', () => {
     const card = chat.locator('.jp-codeinterp-approval').first();
     await expect(card).toBeVisible({ timeout: 60000 });
     await expect(card.locator('.jp-codeinterp-approval-reason')).toContainText(/waits for you/);
-    await card.locator('.jp-codeinterp-skip').click();
+    // the notebook shows the same request below the active cell; answer it there
+    const onCell = page.locator('.jp-Notebook .jp-codeinterp-celldiff');
+    await expect(onCell).toContainText('shutil.rmtree');
+    await screenshots(page, testInfo, 'approval-destructive');
+    await onCell.locator('.jp-codeinterp-skip').click();
+    await expect(onCell).toHaveCount(0);
+    await expect(card).toHaveCount(0);
     await waitForTurnEnd(page);
+    await expect(chat.locator('.jp-codeinterp-step .jp-codeinterp-badge')).toHaveText(/skipped/);
     expect((await notebookCells(page)).filter(c => c.metadata?.codeinterp)).toHaveLength(0);
   });
 });
