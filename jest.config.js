@@ -27,7 +27,11 @@ module.exports = {
   automock: false,
   reporters: ['default'],
   roots: ['<rootDir>/src'],
-  modulePathIgnorePatterns: ['<rootDir>/.venv', '<rootDir>/jupyterlab_codeinterp', '<rootDir>/ui-tests'],
+  modulePathIgnorePatterns: [
+    '<rootDir>/.venv',
+    '<rootDir>/jupyterlab_codeinterp',
+    '<rootDir>/ui-tests'
+  ],
   collectCoverageFrom: [
     'src/**/*.{ts,tsx}',
     '!src/**/*.d.ts',

@@ -40,7 +40,9 @@ export class CellApproval extends Widget {
     const isFix = request.kind === 'fix';
     this.node.setAttribute(
       'aria-label',
-      isFix ? trans.__('Proposed fix for this cell') : trans.__('Code waiting for your approval')
+      isFix
+        ? trans.__('Proposed fix for this cell')
+        : trans.__('Code waiting for your approval')
     );
     const title = document.createElement('div');
     title.className = 'jp-codeinterp-celldiff-title';
@@ -49,26 +51,44 @@ export class CellApproval extends Widget {
         'Proposed fix — Accept replaces this cell and runs it; Reject leaves it as it is.'
       );
     } else if (request.reason && request.reason !== 'ask before running') {
-      title.textContent = trans.__('Code Interpreter wants to run this (%1):', request.reason);
+      title.textContent = trans.__(
+        'Code Interpreter wants to run this (%1):',
+        request.reason
+      );
     } else {
       title.textContent = trans.__('Code Interpreter wants to run this:');
     }
-    const body =
-      before !== null
-        ? renderDiff(lineDiff(before, request.code), trans.__('Changes to the cell'))
-        : renderDiff(lineDiff('', request.code), trans.__('Proposed code'));
+    let body: HTMLElement;
+    if (before !== null) {
+      body = renderDiff(
+        lineDiff(before, request.code),
+        trans.__('Changes to the cell')
+      );
+    } else {
+      body = document.createElement('pre');
+      body.className = 'jp-codeinterp-code';
+      body.setAttribute('aria-label', trans.__('Proposed code'));
+      body.textContent = request.code;
+    }
     const editor = document.createElement('textarea');
     editor.className = 'jp-codeinterp-edit-code';
     editor.setAttribute('aria-label', trans.__('Code to run'));
     editor.value = request.code;
-    editor.rows = Math.min(20, Math.max(4, request.code.split('\n').length + 1));
+    editor.rows = Math.min(
+      20,
+      Math.max(4, request.code.split('\n').length + 1)
+    );
     editor.hidden = true;
     // keep notebook shortcuts out of the editor
     editor.addEventListener('keydown', event => event.stopPropagation());
 
     const buttons = document.createElement('div');
     buttons.className = 'jp-codeinterp-approval-buttons';
-    const make = (label: string, cls: string, onClick: () => void): HTMLButtonElement => {
+    const make = (
+      label: string,
+      cls: string,
+      onClick: () => void
+    ): HTMLButtonElement => {
       const b = document.createElement('button');
       b.type = 'button';
       b.className = `jp-Button jp-mod-styled ${cls}`;
@@ -78,13 +98,24 @@ export class CellApproval extends Widget {
       return b;
     };
     if (isFix) {
-      make(trans.__('Accept'), 'jp-mod-accept jp-codeinterp-accept', () => onDecide('accept'));
-      make(trans.__('Reject'), 'jp-mod-reject jp-codeinterp-reject', () => onDecide('reject'));
+      make(trans.__('Accept'), 'jp-mod-accept jp-codeinterp-accept', () =>
+        onDecide('accept')
+      );
+      make(trans.__('Reject'), 'jp-mod-reject jp-codeinterp-reject', () =>
+        onDecide('reject')
+      );
     } else {
-      const run = make(trans.__('Run'), 'jp-mod-accept jp-codeinterp-run', () => {
-        const edited = !editor.hidden && editor.value !== request.code ? editor.value : undefined;
-        onDecide('run', edited);
-      });
+      const run = make(
+        trans.__('Run'),
+        'jp-mod-accept jp-codeinterp-run',
+        () => {
+          const edited =
+            !editor.hidden && editor.value !== request.code
+              ? editor.value
+              : undefined;
+          onDecide('run', edited);
+        }
+      );
       if (before === null) {
         const edit = make(trans.__('Edit'), 'jp-codeinterp-edit', () => {
           editor.hidden = false;
@@ -94,7 +125,9 @@ export class CellApproval extends Widget {
           editor.focus();
         });
       }
-      make(trans.__('Skip'), 'jp-mod-reject jp-codeinterp-skip', () => onDecide('skip'));
+      make(trans.__('Skip'), 'jp-mod-reject jp-codeinterp-skip', () =>
+        onDecide('skip')
+      );
     }
     this.node.append(title, body, editor, buttons);
   }
@@ -106,7 +139,9 @@ export class ApprovalManager {
     private _service: ICodeInterp,
     private _trans: TranslationBundle
   ) {
-    _service.approvalRequested.connect((_, { chat, request }) => this._show(chat, request));
+    _service.approvalRequested.connect((_, { chat, request }) =>
+      this._show(chat, request)
+    );
   }
 
   private _show(chat: ChatModel, request: ApprovalRequestMsg): void {
@@ -129,10 +164,15 @@ export class ApprovalManager {
       return; // the chat card still asks
     }
     findDecoration<CellApproval>(cell, APPROVAL_CLASS)?.dispose();
-    const widget = new CellApproval(request, before, this._trans, (decision, code) => {
-      this._service.approve(chat, request.step_id, decision, code);
-      widget.dispose();
-    });
+    const widget = new CellApproval(
+      request,
+      before,
+      this._trans,
+      (decision, code) => {
+        this._service.approve(chat, request.step_id, decision, code);
+        widget.dispose();
+      }
+    );
     const target = cell;
     void attachToCell(target, widget, place).then(() => {
       void panel.content.scrollToCell(target, 'smart').catch(() => undefined);

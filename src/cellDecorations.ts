@@ -33,7 +33,10 @@ export async function attachToCell(
 }
 
 /** A decoration of `cls` already on the cell, if any. */
-export function findDecoration<T extends Widget>(cell: Cell, cls: string): T | undefined {
+export function findDecoration<T extends Widget>(
+  cell: Cell,
+  cls: string
+): T | undefined {
   const layout = cell.layout as PanelLayout | null;
   if (!layout) {
     return undefined;

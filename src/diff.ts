@@ -72,7 +72,12 @@ export function lineDiff(before: string, after: string): IDiffLine[] {
     let j = 0;
     while (i < n || j < m) {
       if (i < n && j < m && a[start + i] === b[start + j]) {
-        out.push({ kind: 'same', text: a[start + i], oldLine: start + i + 1, newLine: start + j + 1 });
+        out.push({
+          kind: 'same',
+          text: a[start + i],
+          oldLine: start + i + 1,
+          newLine: start + j + 1
+        });
         i++;
         j++;
       } else if (i < n && (j >= m || lcs[i + 1][j] >= lcs[i][j + 1])) {
@@ -97,7 +102,10 @@ export function lineDiff(before: string, after: string): IDiffLine[] {
 }
 
 /** Counts of added and removed lines. */
-export function diffStats(lines: IDiffLine[]): { added: number; removed: number } {
+export function diffStats(lines: IDiffLine[]): {
+  added: number;
+  removed: number;
+} {
   let added = 0;
   let removed = 0;
   for (const l of lines) {
@@ -121,14 +129,18 @@ export function renderDiff(lines: IDiffLine[], label: string): HTMLElement {
     row.className = `jp-codeinterp-diff-line jp-codeinterp-diff-${line.kind}`;
     const sign = document.createElement('span');
     sign.className = 'jp-codeinterp-diff-sign';
-    sign.textContent = line.kind === 'add' ? '+' : line.kind === 'del' ? '-' : ' ';
+    sign.textContent =
+      line.kind === 'add' ? '+' : line.kind === 'del' ? '-' : ' ';
     sign.setAttribute('aria-hidden', 'true');
     const text = document.createElement('span');
     text.className = 'jp-codeinterp-diff-text';
     text.textContent = line.text || ' ';
     row.append(sign, text);
     if (line.kind !== 'same') {
-      row.setAttribute('aria-label', `${line.kind === 'add' ? 'added' : 'removed'}: ${line.text}`);
+      row.setAttribute(
+        'aria-label',
+        `${line.kind === 'add' ? 'added' : 'removed'}: ${line.text}`
+      );
     }
     pre.appendChild(row);
   }

@@ -22,7 +22,11 @@ export interface IExecutorHost {
   /** The open notebook panel of a chat, or null when it is not open. */
   notebookForChat(chatId: string): NotebookPanel | null;
   /** A cell was created or reused for a step (links in the chat). */
-  cellCreated?(chatId: string, stepId: string | undefined, cellId: string): void;
+  cellCreated?(
+    chatId: string,
+    stepId: string | undefined,
+    cellId: string
+  ): void;
 }
 
 /** The `metadata.codeinterp` of cells the agent wrote. */
@@ -40,7 +44,8 @@ export const METADATA_KEY = 'codeinterp';
 
 /** True when the agent wrote this cell (it may replace its source). */
 export function isGenerated(cell: ICellModel): boolean {
-  const meta = cell.getMetadata(METADATA_KEY) as ICodeInterpCellMetadata | undefined;
+  const meta = cell.getMetadata(METADATA_KEY) as
+    ICodeInterpCellMetadata | undefined;
   return !!meta && meta.generated === true;
 }
 
@@ -122,7 +127,9 @@ export class NotebookExecutor {
       }
     } catch (error) {
       const message =
-        error instanceof Error ? error.message : String(error ?? 'unknown error');
+        error instanceof Error
+          ? error.message
+          : String(error ?? 'unknown error');
       return reply(false, null, message);
     }
   }
@@ -132,7 +139,9 @@ export class NotebookExecutor {
     const panel = this._panel(chatId);
     const model = panel.content.model;
     if (!model) {
-      throw new ExecutorError(this._trans.__('The notebook is not loaded yet.'));
+      throw new ExecutorError(
+        this._trans.__('The notebook is not loaded yet.')
+      );
     }
     return (model.toJSON() as unknown as nbformat.INotebookContent).cells;
   }
@@ -142,7 +151,9 @@ export class NotebookExecutor {
     const panel = this._panel(chatId);
     const kernel = panel.sessionContext.session?.kernel;
     if (!kernel) {
-      throw new ExecutorError(this._trans.__('The notebook has no kernel to interrupt.'));
+      throw new ExecutorError(
+        this._trans.__('The notebook has no kernel to interrupt.')
+      );
     }
     await kernel.interrupt();
   }
@@ -156,7 +167,9 @@ export class NotebookExecutor {
     const notebook = panel.content;
     const nbModel = notebook.model;
     if (!nbModel) {
-      throw new ExecutorError(this._trans.__('The notebook is not loaded yet.'));
+      throw new ExecutorError(
+        this._trans.__('The notebook is not loaded yet.')
+      );
     }
     const code = req.code ?? '';
     const metadata = normalizeMetadata(req.metadata ?? {});
@@ -175,7 +188,9 @@ export class NotebookExecutor {
         );
       }
       if (found.model.type !== 'code') {
-        throw new ExecutorError(this._trans.__('The cell to repair is not a code cell.'));
+        throw new ExecutorError(
+          this._trans.__('The cell to repair is not a code cell.')
+        );
       }
       const generated = isGenerated(found.model);
       if (!generated && !this._consumeAcceptance(req.replace_cell_id)) {
@@ -189,12 +204,14 @@ export class NotebookExecutor {
       const cellModel = found.model;
       cellModel.sharedModel.transact(() => {
         cellModel.sharedModel.setSource(code);
-        const previous = (cellModel.getMetadata(METADATA_KEY) ?? {}) as ICodeInterpCellMetadata;
+        const previous = (cellModel.getMetadata(METADATA_KEY) ??
+          {}) as ICodeInterpCellMetadata;
         cellModel.setMetadata(METADATA_KEY, { ...previous, ...ci });
       });
       cellId = cellModel.id;
     } else {
-      const previewId = ci.turn !== undefined ? this._previews.get(turnKey) : undefined;
+      const previewId =
+        ci.turn !== undefined ? this._previews.get(turnKey) : undefined;
       const preview = previewId ? findCell(panel, previewId) : null;
       if (preview && isGenerated(preview.model)) {
         this._previews.delete(turnKey);
@@ -221,7 +238,9 @@ export class NotebookExecutor {
 
     const widget = notebook.widgets.find(w => w.model.id === cellId);
     if (!widget || !(widget instanceof CodeCell)) {
-      throw new ExecutorError(this._trans.__('The new cell could not be found in the notebook.'));
+      throw new ExecutorError(
+        this._trans.__('The new cell could not be found in the notebook.')
+      );
     }
     void notebook.scrollToCell(widget, 'smart').catch(() => undefined);
     return this._execute(sessionContext, widget, code, req.timeout ?? 0);
@@ -231,7 +250,9 @@ export class NotebookExecutor {
     const panel = this._host.notebookForChat(chatId);
     if (!panel || panel.isDisposed) {
       throw new ExecutorError(
-        this._trans.__('The notebook of this chat is not open in JupyterLab. Open it and try again.')
+        this._trans.__(
+          'The notebook of this chat is not open in JupyterLab. Open it and try again.'
+        )
       );
     }
     return panel;
@@ -251,7 +272,10 @@ export class NotebookExecutor {
         )
       );
     }
-    if (kernel.status === 'dead' || kernel.connectionStatus === 'disconnected') {
+    if (
+      kernel.status === 'dead' ||
+      kernel.connectionStatus === 'disconnected'
+    ) {
       throw new ExecutorError(
         this._trans.__(
           'The kernel of %1 is dead or disconnected. Restart it (Kernel → Restart Kernel…) and try again.',
@@ -301,7 +325,9 @@ export class NotebookExecutor {
     const index =
       after(req.anchor_cell_id) ??
       after(this._lastCell.get(turnKey)) ??
-      (panel.content.activeCellIndex >= 0 ? panel.content.activeCellIndex + 1 : count);
+      (panel.content.activeCellIndex >= 0
+        ? panel.content.activeCellIndex + 1
+        : count);
     return Math.max(0, Math.min(index, count));
   }
 
@@ -318,13 +344,10 @@ export class NotebookExecutor {
       throw new ExecutorError(this._trans.__('The notebook has no kernel.'));
     }
     const started = performance.now();
-    model.sharedModel.transact(
-      () => {
-        model.clearExecution();
-        cell.outputHidden = false;
-      },
-      false
-    );
+    model.sharedModel.transact(() => {
+      model.clearExecution();
+      cell.outputHidden = false;
+    }, false);
     model.executionState = 'running';
     model.trusted = true;
     const content: KernelMessage.IExecuteRequestMsg['content'] = {
@@ -359,7 +382,11 @@ export class NotebookExecutor {
         ename = c.ename;
         evalue = c.evalue;
         traceback = c.traceback ?? [];
-        status = timedOut ? 'timeout' : ename === 'KeyboardInterrupt' ? 'interrupted' : 'error';
+        status = timedOut
+          ? 'timeout'
+          : ename === 'KeyboardInterrupt'
+            ? 'interrupted'
+            : 'error';
       } else if (c.status === 'aborted') {
         status = timedOut ? 'timeout' : 'aborted';
         evalue = this._trans.__('The kernel aborted the execution.');
@@ -409,7 +436,9 @@ export class NotebookExecutor {
 }
 
 /** Accept `{codeinterp: {...}}` (the server's shape) or a bare codeinterp dict. */
-export function normalizeMetadata(meta: Record<string, any>): Record<string, any> {
+export function normalizeMetadata(
+  meta: Record<string, any>
+): Record<string, any> {
   if (meta && typeof meta === 'object' && METADATA_KEY in meta) {
     return meta;
   }

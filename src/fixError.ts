@@ -36,16 +36,25 @@ export function errorOf(cell: Cell): { ename: string; evalue: string } | null {
 
 /** The bar with the "Fix this error" button (and the fix's progress). */
 class FixBar extends Widget {
-  constructor(private _onFix: () => void, private _trans: TranslationBundle) {
+  constructor(
+    private _onFix: () => void,
+    private _trans: TranslationBundle
+  ) {
     super();
     this.addClass(BAR_CLASS);
     const button = document.createElement('button');
     button.type = 'button';
     button.className = 'jp-Button jp-mod-styled jp-codeinterp-fix-button';
-    button.title = _trans.__('Ask the model for a fix of this error (you review it before anything changes)');
+    button.title = _trans.__(
+      'Ask the model for a fix of this error (you review it before anything changes)'
+    );
     button.setAttribute('aria-label', _trans.__('Fix this error'));
     const icon = document.createElement('span');
-    fixIcon.element({ container: icon, tag: 'span', elementPosition: 'center' });
+    fixIcon.element({
+      container: icon,
+      tag: 'span',
+      elementPosition: 'center'
+    });
     const label = document.createElement('span');
     label.textContent = _trans.__('Fix this error');
     button.append(icon, label);
@@ -88,14 +97,20 @@ export class FixErrorManager {
     const chat = this._service.chatForNotebook(panel);
     const bar = findDecoration<FixBar>(cell, BAR_CLASS);
     if (chat.isRunning) {
-      bar?.setStatus(this._trans.__('The chat is busy; stop it or wait, then try again.'), false);
+      bar?.setStatus(
+        this._trans.__('The chat is busy; stop it or wait, then try again.'),
+        false
+      );
       return;
     }
     const text = err
       ? this._trans.__('Fix the %1 in this cell: %2', err.ename, err.evalue)
       : this._trans.__('Fix the error in this cell.');
     this._watchFix(chat, cell);
-    await this._service.sendPrompt(chat, text, { mode: 'fix', cellId: cell.model.id });
+    await this._service.sendPrompt(chat, text, {
+      mode: 'fix',
+      cellId: cell.model.id
+    });
   }
 
   private _watchNotebook(panel: NotebookPanel): void {
@@ -154,9 +169,13 @@ export class FixErrorManager {
         return;
       }
       if (turn.status === undefined) {
-        const waiting = chat.pendingApprovals().some(s => (s.approval?.cell_id || s.cell_id) === cellId);
+        const waiting = chat
+          .pendingApprovals()
+          .some(s => (s.approval?.cell_id || s.cell_id) === cellId);
         bar?.setStatus(
-          waiting ? this._trans.__('Review the proposed fix above the cell.') : this._trans.__('Working on a fix…'),
+          waiting
+            ? this._trans.__('Review the proposed fix above the cell.')
+            : this._trans.__('Working on a fix…'),
           true
         );
         return;
@@ -166,10 +185,10 @@ export class FixErrorManager {
         error && error.kind === 'error'
           ? error.error.message
           : turn.status === 'done'
-            ? turn.answer?.split('\n')[0] ?? ''
+            ? (turn.answer?.split('\n')[0] ?? '')
             : turn.status === 'stopped'
               ? this._trans.__('Stopped.')
-              : turn.answer?.split('\n')[0] ?? this._trans.__('No fix.'),
+              : (turn.answer?.split('\n')[0] ?? this._trans.__('No fix.')),
         false
       );
       chat.changed.disconnect(onChange);

@@ -55,13 +55,16 @@ class GenerateBox extends Widget {
     const input = document.createElement('textarea');
     input.className = 'jp-codeinterp-generate-input';
     input.rows = 2;
-    input.placeholder = trans.__('Describe the code to write below this cell (Enter runs, Escape closes)');
+    input.placeholder = trans.__(
+      'Describe the code to write below this cell (Enter runs, Escape closes)'
+    );
     input.setAttribute('aria-label', trans.__('What should the new cell do?'));
     const buttons = document.createElement('div');
     buttons.className = 'jp-codeinterp-approval-buttons';
     const go = document.createElement('button');
     go.type = 'button';
-    go.className = 'jp-Button jp-mod-styled jp-mod-accept jp-codeinterp-generate-submit';
+    go.className =
+      'jp-Button jp-mod-styled jp-mod-accept jp-codeinterp-generate-submit';
     go.textContent = trans.__('Generate');
     const cancel = document.createElement('button');
     cancel.type = 'button';
@@ -136,10 +139,18 @@ export class GenerateCellManager {
     box.focusInput();
   }
 
-  private async _submit(panel: NotebookPanel, cell: Cell, box: GenerateBox, text: string): Promise<void> {
+  private async _submit(
+    panel: NotebookPanel,
+    cell: Cell,
+    box: GenerateBox,
+    text: string
+  ): Promise<void> {
     const chat = this._service.chatForNotebook(panel);
     if (chat.isRunning) {
-      box.setBusy(false, this._trans.__('The chat is busy; stop it or wait, then try again.'));
+      box.setBusy(
+        false,
+        this._trans.__('The chat is busy; stop it or wait, then try again.')
+      );
       return;
     }
     box.setBusy(true, this._trans.__('Writing code…'));
@@ -173,7 +184,11 @@ export class GenerateCellManager {
               ? this._trans.__('Waiting for your approval (see the chat).')
               : step.state === 'running'
                 ? (step.attempt ?? 1) > 1
-                  ? this._trans.__('Repairing (attempt %1 of %2)…', step.attempt ?? 1, step.max_attempts ?? 1)
+                  ? this._trans.__(
+                      'Repairing (attempt %1 of %2)…',
+                      step.attempt ?? 1,
+                      step.max_attempts ?? 1
+                    )
                   : this._trans.__('Running…')
                 : this._trans.__('%1', step.state)
             : this._trans.__('Writing code…')
@@ -197,7 +212,10 @@ export class GenerateCellManager {
       );
     };
     chat.changed.connect(onChange);
-    await this._service.sendPrompt(chat, text, { mode: 'generate', cellId: anchorId });
+    await this._service.sendPrompt(chat, text, {
+      mode: 'generate',
+      cellId: anchorId
+    });
   }
 
   /** Stream the code of a fenced block into a preview cell below the anchor. */
@@ -242,7 +260,12 @@ export class GenerateCellManager {
         cell_type: 'code',
         source: code,
         metadata: {
-          [METADATA_KEY]: { generated: true, chat_id: chat.chatId, turn: turn.turn, preview: true }
+          [METADATA_KEY]: {
+            generated: true,
+            chat_id: chat.chatId,
+            turn: turn.turn,
+            preview: true
+          }
         } as any
       });
     });
@@ -252,12 +275,16 @@ export class GenerateCellManager {
   }
 
   /** A preview the executor never used (no code ran) is removed. */
-  private _dropUnusedPreview(panel: NotebookPanel, previewId: string | null): void {
+  private _dropUnusedPreview(
+    panel: NotebookPanel,
+    previewId: string | null
+  ): void {
     if (!previewId) {
       return;
     }
     const found = findCell(panel, previewId);
-    const meta = found?.model.getMetadata(METADATA_KEY) as { preview?: boolean } | undefined;
+    const meta = found?.model.getMetadata(METADATA_KEY) as
+      { preview?: boolean } | undefined;
     if (found && meta?.preview && panel.content.model) {
       panel.content.model.sharedModel.deleteCell(found.index);
     }

@@ -38,11 +38,18 @@ export namespace CommandIDs {
 
 const corePlugin: JupyterFrontEndPlugin<ICodeInterp> = {
   id: PLUGIN_ID,
-  description: 'The Code Interpreter chat: sidebar, chat socket and notebook executor.',
+  description:
+    'The Code Interpreter chat: sidebar, chat socket and notebook executor.',
   autoStart: true,
   provides: ICodeInterp,
   requires: [INotebookTracker, IRenderMimeRegistry],
-  optional: [ICommandPalette, ILayoutRestorer, ISettingRegistry, ITranslator, ILabShell],
+  optional: [
+    ICommandPalette,
+    ILayoutRestorer,
+    ISettingRegistry,
+    ITranslator,
+    ILabShell
+  ],
   activate: (
     app: JupyterFrontEnd,
     tracker: INotebookTracker,
@@ -98,7 +105,9 @@ const corePlugin: JupyterFrontEndPlugin<ICodeInterp> = {
     const category = trans.__('Code Interpreter');
     app.commands.addCommand(CommandIDs.openChat, {
       label: trans.__('Open Code Interpreter Chat'),
-      caption: trans.__('Chat with a model that writes and runs cells in this notebook'),
+      caption: trans.__(
+        'Chat with a model that writes and runs cells in this notebook'
+      ),
       icon: args => (args['isPalette'] ? undefined : codeInterpIcon),
       execute: () => {
         if (labShell && !sidebar.isVisible) {
@@ -111,7 +120,9 @@ const corePlugin: JupyterFrontEndPlugin<ICodeInterp> = {
     });
     app.commands.addCommand(CommandIDs.stop, {
       label: trans.__('Stop Code Interpreter'),
-      caption: trans.__('Stop the running chat turn (and interrupt its running cell)'),
+      caption: trans.__(
+        'Stop the running chat turn (and interrupt its running cell)'
+      ),
       isEnabled: () => !!service.current?.isRunning,
       execute: () => {
         const chat = service.current;
@@ -147,7 +158,9 @@ const notebookPlugin: JupyterFrontEndPlugin<void> = {
 
     app.commands.addCommand(CommandIDs.fixError, {
       label: trans.__('Fix This Error'),
-      caption: trans.__('Ask the model to fix the error of the active cell; you review the change first'),
+      caption: trans.__(
+        'Ask the model to fix the error of the active cell; you review the change first'
+      ),
       icon: args => (args['isPalette'] ? undefined : fixIcon),
       isEnabled: () => {
         const cell = tracker.activeCell;
@@ -167,7 +180,9 @@ const notebookPlugin: JupyterFrontEndPlugin<void> = {
     });
     app.commands.addCommand(CommandIDs.generateCell, {
       label: trans.__('Generate Cell Below…'),
-      caption: trans.__('Describe code; the model writes it in a new cell below and runs it'),
+      caption: trans.__(
+        'Describe code; the model writes it in a new cell below and runs it'
+      ),
       icon: args => (args['isPalette'] ? undefined : generateIcon),
       isEnabled: () => !!tracker.activeCell,
       execute: async () => {

@@ -25,12 +25,7 @@ export type StepState =
 export type TurnStatus = 'done' | 'stopped' | 'failed' | 'gave_up';
 
 export type CellOutcomeStatus =
-  | 'ok'
-  | 'error'
-  | 'interrupted'
-  | 'timeout'
-  | 'aborted'
-  | 'skipped';
+  'ok' | 'error' | 'interrupted' | 'timeout' | 'aborted' | 'skipped';
 
 export type ApprovalDecision = 'run' | 'skip' | 'accept' | 'reject';
 
@@ -70,6 +65,12 @@ export interface PromptMsg {
   cell_id?: string | null;
   model?: string | null;
   auto_run?: boolean | null;
+  /** The user's setting; the server caps it at its own max_repairs. */
+  max_repairs?: number | null;
+  /** Send cell images to the model (only when the server allows vision). */
+  vision?: boolean | null;
+  /** The user's setting; the server caps it at its own budget. */
+  context_token_budget?: number | null;
 }
 
 export interface StopMsg {
@@ -152,6 +153,14 @@ export interface TextDeltaMsg {
 }
 
 /** A tool step (a generated cell, or a read-only look), sent on every state change. */
+/** Code of a `run_code` call as it streams (tool protocol), for a live preview cell. */
+export interface CodeDeltaMsg {
+  type: 'code_delta';
+  chat_id: string;
+  turn: number;
+  text: string;
+}
+
 export interface StepMsg {
   type: 'step';
   chat_id: string;
@@ -248,6 +257,7 @@ export type ServerMessage =
   | TurnStartMsg
   | ContextNoteMsg
   | TextDeltaMsg
+  | CodeDeltaMsg
   | StepMsg
   | ApprovalRequestMsg
   | ExecutorRequestMsg

@@ -18,7 +18,12 @@ import {
   PromptMsg,
   ServerMessage
 } from './protocol';
-import { ChatRequestError, ChatSocket, newRequestId, WebSocketFactory } from './socket';
+import {
+  ChatRequestError,
+  ChatSocket,
+  newRequestId,
+  WebSocketFactory
+} from './socket';
 import {
   DEFAULT_SETTINGS,
   IApprovalEvent,
@@ -38,7 +43,8 @@ export class CodeInterpService implements ICodeInterp {
   constructor(options: ICodeInterpServiceOptions) {
     this._tracker = options.notebookTracker;
     this._trans = options.trans ?? nullTranslator.load('jupyterlab_codeinterp');
-    this._serverSettings = options.serverSettings ?? ServerConnection.makeSettings();
+    this._serverSettings =
+      options.serverSettings ?? ServerConnection.makeSettings();
     this.socket = new ChatSocket({
       url: () => chatSocketUrl(this._serverSettings),
       createSocket: options.createSocket
@@ -108,11 +114,17 @@ export class CodeInterpService implements ICodeInterp {
 
   async reloadConfig(): Promise<IServerConfig | null> {
     try {
-      this._config = await requestAPI<IServerConfig>('config', {}, this._serverSettings);
+      this._config = await requestAPI<IServerConfig>(
+        'config',
+        {},
+        this._serverSettings
+      );
       this._configError = null;
     } catch (error) {
       this._configError =
-        error instanceof Error ? error.message : String(error ?? 'unknown error');
+        error instanceof Error
+          ? error.message
+          : String(error ?? 'unknown error');
     }
     this._configChanged.emit(this._config);
     return this._config;
@@ -154,7 +166,11 @@ export class CodeInterpService implements ICodeInterp {
     return null;
   }
 
-  async sendPrompt(chat: ChatModel, text: string, options: ISendOptions = {}): Promise<void> {
+  async sendPrompt(
+    chat: ChatModel,
+    text: string,
+    options: ISendOptions = {}
+  ): Promise<void> {
     const id = newRequestId('p');
     const msg: PromptMsg = {
       type: 'prompt',
@@ -229,7 +245,10 @@ export class CodeInterpService implements ICodeInterp {
     chat.clear(id);
   }
 
-  async deleteChat(chat: ChatModel, chatId: string): Promise<Record<string, any>[]> {
+  async deleteChat(
+    chat: ChatModel,
+    chatId: string
+  ): Promise<Record<string, any>[]> {
     const reply = await this.socket.request<HistoryMsg>({
       type: 'delete_chat',
       notebook_path: chat.notebookPath,
@@ -257,7 +276,12 @@ export class CodeInterpService implements ICodeInterp {
         }
       }
       // only switch when the user has not started a new chat meanwhile
-      if (chats.length && chats[0].id && chat.turns.length === 0 && !chat.isRunning) {
+      if (
+        chats.length &&
+        chats[0].id &&
+        chat.turns.length === 0 &&
+        !chat.isRunning
+      ) {
         await this.openChat(chat, String(chats[0].id));
       }
     } catch (error) {
@@ -291,7 +315,11 @@ export class CodeInterpService implements ICodeInterp {
     if (status === 'closed' && this._wasOpen) {
       // the server cancels a connection's turns when it closes
       for (const chat of this._byChatId.values()) {
-        chat.interruptRunning(this._trans.__('The connection to the server was lost; the turn stopped.'));
+        chat.interruptRunning(
+          this._trans.__(
+            'The connection to the server was lost; the turn stopped.'
+          )
+        );
       }
     }
     if (status === 'open') {

@@ -183,7 +183,11 @@ export class ChatSocket implements IDisposable {
     if (this._disposed) {
       return;
     }
-    if (this._socket && this._socket.readyState === OPEN && this._status === 'open') {
+    if (
+      this._socket &&
+      this._socket.readyState === OPEN &&
+      this._status === 'open'
+    ) {
       this._socket.send(JSON.stringify(msg));
     } else {
       this._queue.push(msg);
@@ -210,7 +214,9 @@ export class ChatSocket implements IDisposable {
       if (timeout > 0) {
         pending.timer = setTimeout(() => {
           this._pending.delete(id);
-          reject(new Error(`no answer from the server within ${timeout / 1000}s`));
+          reject(
+            new Error(`no answer from the server within ${timeout / 1000}s`)
+          );
         }, timeout);
       }
       this._pending.set(id, pending);

@@ -63,7 +63,11 @@ export interface ICodeInterp {
   chatForNotebook(panel: NotebookPanel): ChatModel;
   chatById(chatId: string): ChatModel | undefined;
   notebookForChat(chatId: string): NotebookPanel | null;
-  sendPrompt(chat: ChatModel, text: string, options?: ISendOptions): Promise<void>;
+  sendPrompt(
+    chat: ChatModel,
+    text: string,
+    options?: ISendOptions
+  ): Promise<void>;
   stop(chat: ChatModel): void;
   approve(
     chat: ChatModel,

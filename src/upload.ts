@@ -49,7 +49,10 @@ export function formatBytes(n: number): string {
 }
 
 /** "data.csv" -> "data (1).csv", "data (2).csv"... */
-export function nextFreeName(name: string, taken: (candidate: string) => Promise<boolean>): Promise<string> {
+export function nextFreeName(
+  name: string,
+  taken: (candidate: string) => Promise<boolean>
+): Promise<string> {
   const ext = PathExt.extname(name);
   const stem = ext ? name.slice(0, -ext.length) : name;
   const attempt = async (i: number): Promise<string> => {
@@ -59,7 +62,10 @@ export function nextFreeName(name: string, taken: (candidate: string) => Promise
   return attempt(1);
 }
 
-async function exists(contents: Contents.IManager, path: string): Promise<boolean> {
+async function exists(
+  contents: Contents.IManager,
+  path: string
+): Promise<boolean> {
   try {
     await contents.get(path, { content: false });
     return true;
@@ -68,7 +74,10 @@ async function exists(contents: Contents.IManager, path: string): Promise<boolea
   }
 }
 
-async function askClash(name: string, trans: TranslationBundle): Promise<ClashDecision> {
+async function askClash(
+  name: string,
+  trans: TranslationBundle
+): Promise<ClashDecision> {
   const result = await showDialog({
     title: trans.__('"%1" already exists', name),
     body: trans.__(
@@ -77,8 +86,14 @@ async function askClash(name: string, trans: TranslationBundle): Promise<ClashDe
     ),
     buttons: [
       Dialog.cancelButton({ label: trans.__('Cancel') }),
-      Dialog.warnButton({ label: trans.__('Replace'), caption: trans.__('Overwrite the existing file') }),
-      Dialog.okButton({ label: trans.__('Keep Both'), caption: trans.__('Save under a new name') })
+      Dialog.warnButton({
+        label: trans.__('Replace'),
+        caption: trans.__('Overwrite the existing file')
+      }),
+      Dialog.okButton({
+        label: trans.__('Keep Both'),
+        caption: trans.__('Save under a new name')
+      })
     ],
     defaultButton: 2
   });
@@ -101,7 +116,10 @@ function readAsBase64(blob: Blob): Promise<string> {
 }
 
 /** Upload one file; resolves null when the user cancelled. */
-export async function uploadFile(file: File, options: IUploadOptions): Promise<IUploadResult | null> {
+export async function uploadFile(
+  file: File,
+  options: IUploadOptions
+): Promise<IUploadResult | null> {
   const { contents, directory, maxBytes, trans } = options;
   if (file.size > maxBytes) {
     throw new Error(
@@ -114,7 +132,9 @@ export async function uploadFile(file: File, options: IUploadOptions): Promise<I
     );
   }
   if (!file.name || file.name.includes('/') || file.name.startsWith('.')) {
-    throw new Error(trans.__('"%1" is not a name a file can be uploaded under.', file.name));
+    throw new Error(
+      trans.__('"%1" is not a name a file can be uploaded under.', file.name)
+    );
   }
   let name = file.name;
   let path = PathExt.join(directory, name);
@@ -124,14 +144,22 @@ export async function uploadFile(file: File, options: IUploadOptions): Promise<I
       return null;
     }
     if (decision === 'rename') {
-      name = await nextFreeName(name, n => exists(contents, PathExt.join(directory, n)));
+      name = await nextFreeName(name, n =>
+        exists(contents, PathExt.join(directory, n))
+      );
       path = PathExt.join(directory, name);
     }
   }
   const chunked = file.size > CHUNK_SIZE;
   if (!chunked) {
     const content = await readAsBase64(file);
-    await contents.save(path, { type: 'file', format: 'base64', content, name, path });
+    await contents.save(path, {
+      type: 'file',
+      format: 'base64',
+      content,
+      name,
+      path
+    });
     options.onProgress?.(name, 1);
   } else {
     for (let start = 0; start < file.size; start += CHUNK_SIZE) {

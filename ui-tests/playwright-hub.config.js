@@ -4,7 +4,8 @@
  *
  *   jlpm playwright test -c playwright-hub.config.js
  */
-process.env.CODEINTERP_BASE_URL = process.env.CODEINTERP_BASE_URL || '/user/alice/';
+process.env.CODEINTERP_BASE_URL =
+  process.env.CODEINTERP_BASE_URL || '/user/alice/';
 const base = require('./playwright.config');
 
 module.exports = {

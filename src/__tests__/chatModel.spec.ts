@@ -5,16 +5,66 @@ const CHAT = 'c1';
 
 function turnMessages(): ServerMessage[] {
   return [
-    { type: 'turn_start', chat_id: CHAT, turn: 1, mode: 'chat', prompt: 'sum prices', reply_to: 'p1' },
-    { type: 'context_note', chat_id: CHAT, turn: 1, tokens: 120, notes: ['kernel busy'] },
+    {
+      type: 'turn_start',
+      chat_id: CHAT,
+      turn: 1,
+      mode: 'chat',
+      prompt: 'sum prices',
+      reply_to: 'p1'
+    },
+    {
+      type: 'context_note',
+      chat_id: CHAT,
+      turn: 1,
+      tokens: 120,
+      notes: ['kernel busy']
+    },
     { type: 'text_delta', chat_id: CHAT, turn: 1, text: 'Let me ' },
     { type: 'text_delta', chat_id: CHAT, turn: 1, text: 'sum.' },
-    { type: 'step', chat_id: CHAT, turn: 1, step_id: 's1', tool: 'run_code', state: 'running', code: 'bad' },
-    { type: 'step', chat_id: CHAT, turn: 1, step_id: 's1', tool: 'run_code', state: 'error', code: 'bad', cell_id: 'cell-1' },
+    {
+      type: 'step',
+      chat_id: CHAT,
+      turn: 1,
+      step_id: 's1',
+      tool: 'run_code',
+      state: 'running',
+      code: 'bad'
+    },
+    {
+      type: 'step',
+      chat_id: CHAT,
+      turn: 1,
+      step_id: 's1',
+      tool: 'run_code',
+      state: 'error',
+      code: 'bad',
+      cell_id: 'cell-1'
+    },
     { type: 'text_delta', chat_id: CHAT, turn: 1, text: 'Fixing.' },
-    { type: 'step', chat_id: CHAT, turn: 1, step_id: 's1', tool: 'run_code', state: 'ok', code: 'good', attempt: 2, max_attempts: 4, cell_id: 'cell-1', files: ['out.png'] },
+    {
+      type: 'step',
+      chat_id: CHAT,
+      turn: 1,
+      step_id: 's1',
+      tool: 'run_code',
+      state: 'ok',
+      code: 'good',
+      attempt: 2,
+      max_attempts: 4,
+      cell_id: 'cell-1',
+      files: ['out.png']
+    },
     { type: 'text_delta', chat_id: CHAT, turn: 1, text: 'The total is 7.0.' },
-    { type: 'turn_end', chat_id: CHAT, turn: 1, status: 'done', answer: 'The total is 7.0.', usage: { total_tokens: 50 }, chat_usage: { total_tokens: 50 } }
+    {
+      type: 'turn_end',
+      chat_id: CHAT,
+      turn: 1,
+      status: 'done',
+      answer: 'The total is 7.0.',
+      usage: { total_tokens: 50 },
+      chat_usage: { total_tokens: 50 }
+    }
   ];
 }
 
@@ -28,7 +78,12 @@ describe('ChatModel', () => {
     }
     expect(chat.isRunning).toBe(false);
     const turn = chat.turns[0];
-    expect(turn.items.map(i => i.kind)).toEqual(['text', 'step', 'text', 'text']);
+    expect(turn.items.map(i => i.kind)).toEqual([
+      'text',
+      'step',
+      'text',
+      'text'
+    ]);
     expect(turn.items[0]).toEqual({ kind: 'text', text: 'Let me sum.' });
     const step = chat.step('s1')!;
     expect(step.state).toBe('ok');
@@ -38,7 +93,9 @@ describe('ChatModel', () => {
     expect(turn.request).toEqual({ text: 'sum prices', mode: 'chat' });
     expect(chat.chatUsage?.total_tokens).toBe(50);
     // the streamed answer is not repeated
-    expect(chat.toMarkdown('nb.ipynb').match(/The total is 7.0/g)).toHaveLength(1);
+    expect(chat.toMarkdown('nb.ipynb').match(/The total is 7.0/g)).toHaveLength(
+      1
+    );
   });
 
   it('replays a stored display log like the live chat', () => {
@@ -50,7 +107,12 @@ describe('ChatModel', () => {
     replayed.replay(CHAT, turnMessages() as any[]);
     expect(changes).toBe(1);
     expect(replayed.chatId).toBe(CHAT);
-    expect(replayed.turns).toEqual(live.turns.map(t => ({ ...t, request: { text: 'sum prices', mode: 'chat' } })));
+    expect(replayed.turns).toEqual(
+      live.turns.map(t => ({
+        ...t,
+        request: { text: 'sum prices', mode: 'chat' }
+      }))
+    );
   });
 
   it('closes turns that never ended when replayed', () => {
@@ -63,23 +125,47 @@ describe('ChatModel', () => {
 
   it('ignores messages of other chats', () => {
     const chat = new ChatModel('nb.ipynb', CHAT);
-    expect(chat.apply({ type: 'text_delta', chat_id: 'zzz', turn: 1, text: 'x' })).toBe(false);
+    expect(
+      chat.apply({ type: 'text_delta', chat_id: 'zzz', turn: 1, text: 'x' })
+    ).toBe(false);
     expect(chat.turns).toHaveLength(0);
   });
 
   it('turns a refused prompt into a notice that can be retried', () => {
     const chat = new ChatModel('nb.ipynb', CHAT);
     chat.addPending('p9', { text: 'again', mode: 'fix', cell_id: 'abc' });
-    chat.apply({ type: 'error', code: 'busy', message: 'a turn is already running', reply_to: 'p9', chat_id: CHAT });
+    chat.apply({
+      type: 'error',
+      code: 'busy',
+      message: 'a turn is already running',
+      reply_to: 'p9',
+      chat_id: CHAT
+    });
     expect(chat.isRunning).toBe(false);
     expect(chat.notices).toHaveLength(1);
-    expect(chat.notices[0].request).toEqual({ text: 'again', mode: 'fix', cell_id: 'abc' });
+    expect(chat.notices[0].request).toEqual({
+      text: 'again',
+      mode: 'fix',
+      cell_id: 'abc'
+    });
   });
 
   it('attaches a provider error to the running turn', () => {
     const chat = new ChatModel('nb.ipynb', CHAT);
-    chat.apply({ type: 'turn_start', chat_id: CHAT, turn: 1, mode: 'chat', prompt: 'hi' });
-    chat.apply({ type: 'error', code: 'auth', message: 'bad key', chat_id: CHAT, retryable: false });
+    chat.apply({
+      type: 'turn_start',
+      chat_id: CHAT,
+      turn: 1,
+      mode: 'chat',
+      prompt: 'hi'
+    });
+    chat.apply({
+      type: 'error',
+      code: 'auth',
+      message: 'bad key',
+      chat_id: CHAT,
+      retryable: false
+    });
     chat.apply({ type: 'turn_end', chat_id: CHAT, turn: 1, status: 'failed' });
     expect(chat.turns[0].items).toEqual([
       { kind: 'error', error: expect.objectContaining({ code: 'auth' }) }
@@ -88,13 +174,46 @@ describe('ChatModel', () => {
 
   it('keeps approvals until decided and drops them when the step moves on', () => {
     const chat = new ChatModel('nb.ipynb', CHAT);
-    chat.apply({ type: 'turn_start', chat_id: CHAT, turn: 1, mode: 'fix', prompt: 'fix' });
-    chat.apply({ type: 'step', chat_id: CHAT, turn: 1, step_id: 's', tool: 'run_code', state: 'waiting_approval', code: 'x = 1', cell_id: 'u1' });
-    chat.apply({ type: 'approval_request', chat_id: CHAT, turn: 1, step_id: 's', kind: 'fix', code: 'x = 1', original: 'x = ', cell_id: 'u1' });
+    chat.apply({
+      type: 'turn_start',
+      chat_id: CHAT,
+      turn: 1,
+      mode: 'fix',
+      prompt: 'fix'
+    });
+    chat.apply({
+      type: 'step',
+      chat_id: CHAT,
+      turn: 1,
+      step_id: 's',
+      tool: 'run_code',
+      state: 'waiting_approval',
+      code: 'x = 1',
+      cell_id: 'u1'
+    });
+    chat.apply({
+      type: 'approval_request',
+      chat_id: CHAT,
+      turn: 1,
+      step_id: 's',
+      kind: 'fix',
+      code: 'x = 1',
+      original: 'x = ',
+      cell_id: 'u1'
+    });
     expect(chat.pendingApprovals().map(s => s.step_id)).toEqual(['s']);
     chat.decide('s', 'accept');
     expect(chat.pendingApprovals()).toHaveLength(0);
-    chat.apply({ type: 'step', chat_id: CHAT, turn: 1, step_id: 's', tool: 'run_code', state: 'running', code: 'x = 1', cell_id: 'u1' });
+    chat.apply({
+      type: 'step',
+      chat_id: CHAT,
+      turn: 1,
+      step_id: 's',
+      tool: 'run_code',
+      state: 'running',
+      code: 'x = 1',
+      cell_id: 'u1'
+    });
     expect(chat.step('s')!.approval).toBeUndefined();
   });
 

@@ -46,8 +46,12 @@ describe('UntrustedMarkdown', () => {
     expect(host.querySelector('script')).toBeNull();
     expect(host.querySelector('iframe')).toBeNull();
     // a form survives only as inert markup: no action, disabled inputs
-    expect(host.querySelector('form')?.getAttribute('action') ?? null).toBeNull();
-    expect(host.querySelector('input')?.hasAttribute('disabled') ?? true).toBe(true);
+    expect(
+      host.querySelector('form')?.getAttribute('action') ?? null
+    ).toBeNull();
+    expect(host.querySelector('input')?.hasAttribute('disabled') ?? true).toBe(
+      true
+    );
     const img = host.querySelector('img');
     expect(img?.getAttribute('onerror') ?? null).toBeNull();
     const a = host.querySelector('a');

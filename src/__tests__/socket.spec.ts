@@ -213,7 +213,12 @@ describe('ChatSocket', () => {
     const all: string[] = [];
     const handle = socket.on('text_delta', msg => deltas.push(msg.text));
     socket.messageReceived.connect((_, msg) => all.push(msg.type));
-    latest().receive({ type: 'text_delta', chat_id: 'c', turn: 1, text: 'Hel' });
+    latest().receive({
+      type: 'text_delta',
+      chat_id: 'c',
+      turn: 1,
+      text: 'Hel'
+    });
     latest().receive('not json');
     latest().receive(JSON.stringify({ type: 'nonsense' }));
     latest().receive({ type: 'text_delta', chat_id: 'c', turn: 1, text: 'lo' });

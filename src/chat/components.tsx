@@ -82,7 +82,9 @@ function IconButton(props: {
       disabled={props.disabled}
     >
       <props.icon.react tag="span" elementPosition="center" />
-      {props.text && <span className="jp-codeinterp-iconbutton-text">{props.text}</span>}
+      {props.text && (
+        <span className="jp-codeinterp-iconbutton-text">{props.text}</span>
+      )}
     </button>
   );
 }
@@ -118,7 +120,10 @@ export function MarkdownView(props: {
     return () => renderer.current?.dispose();
   }, [props.rendermime]);
   React.useEffect(() => {
-    const timer = setTimeout(() => void renderer.current?.render(props.text), 40);
+    const timer = setTimeout(
+      () => void renderer.current?.render(props.text),
+      40
+    );
     return () => clearTimeout(timer);
   }, [props.text]);
   return <div className="jp-codeinterp-markdown" ref={host} />;
@@ -160,12 +165,22 @@ function toolLabel(step: IStepView, trans: TranslationBundle): string {
   }
 }
 
-function DiffView(props: { before: string; after: string; label: string }): JSX.Element {
-  const lines = React.useMemo(() => lineDiff(props.before, props.after), [props.before, props.after]);
+function DiffView(props: {
+  before: string;
+  after: string;
+  label: string;
+}): JSX.Element {
+  const lines = React.useMemo(
+    () => lineDiff(props.before, props.after),
+    [props.before, props.after]
+  );
   return (
     <pre className="jp-codeinterp-diff" role="figure" aria-label={props.label}>
       {lines.map((line, i) => (
-        <div key={i} className={`jp-codeinterp-diff-line jp-codeinterp-diff-${line.kind}`}>
+        <div
+          key={i}
+          className={`jp-codeinterp-diff-line jp-codeinterp-diff-${line.kind}`}
+        >
           <span className="jp-codeinterp-diff-sign" aria-hidden="true">
             {line.kind === 'add' ? '+' : line.kind === 'del' ? '-' : ' '}
           </span>
@@ -176,11 +191,17 @@ function DiffView(props: { before: string; after: string; label: string }): JSX.
   );
 }
 
-function Approval(props: { chat: ChatModel; step: IStepView; actions: IChatActions }): JSX.Element | null {
+function Approval(props: {
+  chat: ChatModel;
+  step: IStepView;
+  actions: IChatActions;
+}): JSX.Element | null {
   const { chat, step, actions } = props;
   const { trans, service } = actions;
   const [editing, setEditing] = React.useState(false);
-  const [code, setCode] = React.useState(step.approval?.code ?? step.code ?? '');
+  const [code, setCode] = React.useState(
+    step.approval?.code ?? step.code ?? ''
+  );
   const request = step.approval;
   if (!request || step.decided) {
     return step.decided ? (
@@ -191,9 +212,15 @@ function Approval(props: { chat: ChatModel; step: IStepView; actions: IChatActio
   }
   if (request.kind === 'fix') {
     return (
-      <div className="jp-codeinterp-approval" role="group" aria-label={trans.__('Proposed fix')}>
+      <div
+        className="jp-codeinterp-approval"
+        role="group"
+        aria-label={trans.__('Proposed fix')}
+      >
         <div className="jp-codeinterp-approval-reason">
-          {trans.__('Proposed fix for your cell. Accept replaces its source and runs it; Reject leaves it unchanged.')}
+          {trans.__(
+            'Proposed fix for your cell. Accept replaces its source and runs it; Reject leaves it unchanged.'
+          )}
         </div>
         <DiffView
           before={request.original ?? ''}
@@ -220,7 +247,11 @@ function Approval(props: { chat: ChatModel; step: IStepView; actions: IChatActio
     );
   }
   return (
-    <div className="jp-codeinterp-approval" role="group" aria-label={trans.__('Approve running this code')}>
+    <div
+      className="jp-codeinterp-approval"
+      role="group"
+      aria-label={trans.__('Approve running this code')}
+    >
       <div className="jp-codeinterp-approval-reason">
         {request.reason && request.reason !== 'ask before running'
           ? trans.__('This code waits for you: %1.', request.reason)
@@ -241,7 +272,12 @@ function Approval(props: { chat: ChatModel; step: IStepView; actions: IChatActio
           type="button"
           className="jp-Button jp-mod-styled jp-mod-accept jp-codeinterp-run"
           onClick={() =>
-            service.approve(chat, step.step_id, 'run', editing && code !== request.code ? code : undefined)
+            service.approve(
+              chat,
+              step.step_id,
+              'run',
+              editing && code !== request.code ? code : undefined
+            )
           }
         >
           {editing ? trans.__('Run Edited Code') : trans.__('Run')}
@@ -270,7 +306,11 @@ function Approval(props: { chat: ChatModel; step: IStepView; actions: IChatActio
   );
 }
 
-export function StepCard(props: { chat: ChatModel; step: IStepView; actions: IChatActions }): JSX.Element {
+export function StepCard(props: {
+  chat: ChatModel;
+  step: IStepView;
+  actions: IChatActions;
+}): JSX.Element {
   const { chat, step, actions } = props;
   const { trans } = actions;
   const running = step.state === 'running';
@@ -278,7 +318,9 @@ export function StepCard(props: { chat: ChatModel; step: IStepView; actions: ICh
   const [open, setOpen] = React.useState(true);
   const cellId = step.cell_id || step.localCellId;
   const elapsed =
-    running && step.runningSince ? (now - step.runningSince) / 1000 : step.elapsed ?? 0;
+    running && step.runningSince
+      ? (now - step.runningSince) / 1000
+      : (step.elapsed ?? 0);
   const attempt = step.attempt ?? 1;
   const maxAttempts = step.max_attempts ?? 1;
   const isCode = step.tool === 'run_code';
@@ -297,17 +339,24 @@ export function StepCard(props: { chat: ChatModel; step: IStepView; actions: ICh
             aria-label={open ? trans.__('Hide code') : trans.__('Show code')}
             onClick={() => setOpen(!open)}
           >
-            {open ? <caretDownIcon.react tag="span" /> : <caretRightIcon.react tag="span" />}
+            {open ? (
+              <caretDownIcon.react tag="span" />
+            ) : (
+              <caretRightIcon.react tag="span" />
+            )}
           </button>
         ) : null}
-        <span className="jp-codeinterp-step-title">{toolLabel(step, trans)}</span>
+        <span className="jp-codeinterp-step-title">
+          {toolLabel(step, trans)}
+        </span>
         <span
           className={`jp-codeinterp-badge jp-codeinterp-badge-${step.state}`}
           role="status"
           aria-live="polite"
         >
           {stateLabel(step.state, trans)}
-          {(running || (elapsed > 0 && isCode)) && ` · ${formatElapsed(elapsed)}`}
+          {(running || (elapsed > 0 && isCode)) &&
+            ` · ${formatElapsed(elapsed)}`}
         </span>
         {maxAttempts > 1 && attempt > 1 && (
           <span className="jp-codeinterp-attempt">
@@ -333,7 +382,9 @@ export function StepCard(props: { chat: ChatModel; step: IStepView; actions: ICh
           <code>{step.code}</code>
         </pre>
       )}
-      {step.state === 'waiting_approval' && <Approval chat={chat} step={step} actions={actions} />}
+      {step.state === 'waiting_approval' && (
+        <Approval chat={chat} step={step} actions={actions} />
+      )}
       {step.images && step.images.length > 0 && (
         <div className="jp-codeinterp-images">
           {step.images.map((b64, i) => (
@@ -346,7 +397,10 @@ export function StepCard(props: { chat: ChatModel; step: IStepView; actions: ICh
         </div>
       )}
       {step.files && step.files.length > 0 && (
-        <ul className="jp-codeinterp-files" aria-label={trans.__('Files written')}>
+        <ul
+          className="jp-codeinterp-files"
+          aria-label={trans.__('Files written')}
+        >
           {step.files.map(path => (
             <li key={path}>
               <button
@@ -361,12 +415,15 @@ export function StepCard(props: { chat: ChatModel; step: IStepView; actions: ICh
           ))}
         </ul>
       )}
-      {isCode && step.summary && step.state !== 'running' && step.state !== 'waiting_approval' && (
-        <details className="jp-codeinterp-summary">
-          <summary>{trans.__('What the model was told')}</summary>
-          <pre>{step.summary}</pre>
-        </details>
-      )}
+      {isCode &&
+        step.summary &&
+        step.state !== 'running' &&
+        step.state !== 'waiting_approval' && (
+          <details className="jp-codeinterp-summary">
+            <summary>{trans.__('What the model was told')}</summary>
+            <pre>{step.summary}</pre>
+          </details>
+        )}
     </section>
   );
 }
@@ -381,15 +438,25 @@ function ErrorBox(props: {
   return (
     <div className="jp-codeinterp-error" role="alert">
       <div className="jp-codeinterp-error-message">{error.message}</div>
-      {error.hint && <div className="jp-codeinterp-error-hint">{error.hint}</div>}
+      {error.hint && (
+        <div className="jp-codeinterp-error-hint">{error.hint}</div>
+      )}
       <div className="jp-codeinterp-error-buttons">
         {props.onRetry && (
-          <button type="button" className="jp-Button jp-mod-styled jp-codeinterp-retry" onClick={props.onRetry}>
+          <button
+            type="button"
+            className="jp-Button jp-mod-styled jp-codeinterp-retry"
+            onClick={props.onRetry}
+          >
             {trans.__('Retry')}
           </button>
         )}
         {props.onDismiss && (
-          <button type="button" className="jp-Button jp-mod-minimal" onClick={props.onDismiss}>
+          <button
+            type="button"
+            className="jp-Button jp-mod-minimal"
+            onClick={props.onDismiss}
+          >
             {trans.__('Dismiss')}
           </button>
         )}
@@ -417,20 +484,33 @@ function retry(
 }
 
 function modeLabel(mode: string, trans: TranslationBundle): string {
-  return mode === 'fix' ? trans.__('Fix') : mode === 'generate' ? trans.__('Generate') : '';
+  return mode === 'fix'
+    ? trans.__('Fix')
+    : mode === 'generate'
+      ? trans.__('Generate')
+      : '';
 }
 
-export function TurnView(props: { chat: ChatModel; turn: ITurnView; actions: IChatActions }): JSX.Element {
+export function TurnView(props: {
+  chat: ChatModel;
+  turn: ITurnView;
+  actions: IChatActions;
+}): JSX.Element {
   const { chat, turn, actions } = props;
   const { trans, rendermime } = actions;
   const running = turn.status === undefined;
   const lastIsError = turn.items.some(i => i.kind === 'error');
   return (
-    <article className="jp-codeinterp-turn" aria-label={trans.__('Turn %1', turn.turn)}>
+    <article
+      className="jp-codeinterp-turn"
+      aria-label={trans.__('Turn %1', turn.turn)}
+    >
       {turn.prompt && (
         <div className="jp-codeinterp-user">
           {turn.mode !== 'chat' && (
-            <span className="jp-codeinterp-mode">{modeLabel(turn.mode, trans)}</span>
+            <span className="jp-codeinterp-mode">
+              {modeLabel(turn.mode, trans)}
+            </span>
           )}
           <div className="jp-codeinterp-user-text">{turn.prompt}</div>
         </div>
@@ -439,16 +519,30 @@ export function TurnView(props: { chat: ChatModel; turn: ITurnView; actions: ICh
         {turn.context && (
           <div className="jp-codeinterp-context-note">
             {trans.__('Context: about %1 tokens', turn.context.tokens)}
-            {turn.context.notes.length > 0 && ` · ${turn.context.notes.join(' · ')}`}
+            {turn.context.notes.length > 0 &&
+              ` · ${turn.context.notes.join(' · ')}`}
           </div>
         )}
         {turn.items.map((item, i) => {
           switch (item.kind) {
             case 'text':
-              return <MarkdownView key={i} text={item.text} rendermime={rendermime} />;
+              return (
+                <MarkdownView
+                  key={i}
+                  text={item.text}
+                  rendermime={rendermime}
+                />
+              );
             case 'step': {
               const step = chat.step(item.stepId);
-              return step ? <StepCard key={item.stepId} chat={chat} step={step} actions={actions} /> : null;
+              return step ? (
+                <StepCard
+                  key={item.stepId}
+                  chat={chat}
+                  step={step}
+                  actions={actions}
+                />
+              ) : null;
             }
             case 'error':
               return (
@@ -457,7 +551,9 @@ export function TurnView(props: { chat: ChatModel; turn: ITurnView; actions: ICh
                   error={item.error}
                   trans={trans}
                   onRetry={
-                    !running || item.error.retryable ? retry(actions, chat, turn.request) : undefined
+                    !running || item.error.retryable
+                      ? retry(actions, chat, turn.request)
+                      : undefined
                   }
                 />
               );
@@ -472,27 +568,36 @@ export function TurnView(props: { chat: ChatModel; turn: ITurnView; actions: ICh
           }
         })}
         {running && (
-          <div className="jp-codeinterp-thinking" role="status" aria-live="polite">
+          <div
+            className="jp-codeinterp-thinking"
+            role="status"
+            aria-live="polite"
+          >
             <span className="jp-codeinterp-dots" aria-hidden="true" />
-            {trans.__('Working…')}
+            {chat.pendingApprovals().length > 0
+              ? trans.__('Waiting for your decision…')
+              : trans.__('Working…')}
           </div>
         )}
         {turn.status && turn.status !== 'done' && !lastIsError && (
-          <div className={`jp-codeinterp-turn-status jp-codeinterp-turn-${turn.status}`}>
+          <div
+            className={`jp-codeinterp-turn-status jp-codeinterp-turn-${turn.status}`}
+          >
             {turn.status === 'stopped'
               ? trans.__('Stopped.')
               : turn.status === 'gave_up'
                 ? trans.__('Gave up; see above.')
                 : trans.__('The turn failed.')}
-            {turn.status !== 'gave_up' && retry(actions, chat, turn.request) && (
-              <button
-                type="button"
-                className="jp-Button jp-mod-minimal jp-codeinterp-retry"
-                onClick={retry(actions, chat, turn.request)}
-              >
-                {trans.__('Retry')}
-              </button>
-            )}
+            {turn.status !== 'gave_up' &&
+              retry(actions, chat, turn.request) && (
+                <button
+                  type="button"
+                  className="jp-Button jp-mod-minimal jp-codeinterp-retry"
+                  onClick={retry(actions, chat, turn.request)}
+                >
+                  {trans.__('Retry')}
+                </button>
+              )}
           </div>
         )}
         {turn.usage && (turn.usage.total_tokens ?? 0) > 0 && (
@@ -516,7 +621,11 @@ export function SetupPanel(props: {
   const { trans } = actions;
   const local = config?.local_servers ?? [];
   return (
-    <div className="jp-codeinterp-setup" role="region" aria-label={trans.__('Configure a model')}>
+    <div
+      className="jp-codeinterp-setup"
+      role="region"
+      aria-label={trans.__('Configure a model')}
+    >
       <h3>{trans.__('Connect a model')}</h3>
       {configError ? (
         <p className="jp-codeinterp-error-message">
@@ -535,11 +644,21 @@ export function SetupPanel(props: {
           <ul>
             {local.map(server => (
               <li key={server.base_url}>
-                <strong>{server.label || server.name || server.preset || server.base_url}</strong> <code>{server.base_url}</code>
+                <strong>
+                  {server.label ||
+                    server.name ||
+                    server.preset ||
+                    server.base_url}
+                </strong>{' '}
+                <code>{server.base_url}</code>
                 {server.models && server.models.length > 0 && (
                   <span>
                     {' '}
-                    — {trans.__('models: %1', server.models.slice(0, 5).join(', '))}
+                    —{' '}
+                    {trans.__(
+                      'models: %1',
+                      server.models.slice(0, 5).join(', ')
+                    )}
                   </span>
                 )}
               </li>
@@ -552,18 +671,23 @@ export function SetupPanel(props: {
       )}
       <p>{trans.__('Set these before starting JupyterLab:')}</p>
       <pre className="jp-codeinterp-snippet">
-        {'export OPENAI_API_KEY=sk-...\nexport CODEINTERP_MODEL=gpt-4.1-mini\n# for another endpoint:\nexport OPENAI_BASE_URL=http://localhost:11434/v1'}
+        {
+          'export OPENAI_API_KEY=sk-...\nexport CODEINTERP_MODEL=gpt-4.1-mini\n# for another endpoint:\nexport OPENAI_BASE_URL=http://localhost:11434/v1'
+        }
       </pre>
       <p>{trans.__('or in jupyter_server_config.py:')}</p>
       <pre className="jp-codeinterp-snippet">
-        {'c.CodeInterp.base_url = "http://localhost:11434/v1"\nc.CodeInterp.model = "qwen2.5-coder:7b"\nc.CodeInterp.api_key = "..."  # if the endpoint needs one'}
+        {
+          'c.CodeInterp.base_url = "http://localhost:11434/v1"\nc.CodeInterp.model = "qwen2.5-coder:7b"\nc.CodeInterp.api_key = "..."  # if the endpoint needs one'
+        }
       </pre>
       <button
         type="button"
         className="jp-Button jp-mod-styled jp-codeinterp-reload-config"
         onClick={() => void actions.service.reloadConfig()}
       >
-        <refreshIcon.react tag="span" elementPosition="center" /> {trans.__('Check Again')}
+        <refreshIcon.react tag="span" elementPosition="center" />{' '}
+        {trans.__('Check Again')}
       </button>
     </div>
   );
@@ -598,10 +722,18 @@ function HistoryList(props: {
     }
   };
   return (
-    <div className="jp-codeinterp-history" role="dialog" aria-label={trans.__('Chat history')}>
+    <div
+      className="jp-codeinterp-history"
+      role="dialog"
+      aria-label={trans.__('Chat history')}
+    >
       <div className="jp-codeinterp-history-header">
         <span>{trans.__('Chats of this notebook')}</span>
-        <IconButton icon={closeIcon} label={trans.__('Close history')} onClick={onClose} />
+        <IconButton
+          icon={closeIcon}
+          label={trans.__('Close history')}
+          onClick={onClose}
+        />
       </div>
       <button
         type="button"
@@ -614,22 +746,33 @@ function HistoryList(props: {
         {trans.__('New Chat')}
       </button>
       {error && <div className="jp-codeinterp-error-message">{error}</div>}
-      {chats === null && !error && <div className="jp-codeinterp-note">{trans.__('Loading…')}</div>}
+      {chats === null && !error && (
+        <div className="jp-codeinterp-note">{trans.__('Loading…')}</div>
+      )}
       {chats && chats.length === 0 && (
-        <div className="jp-codeinterp-note">{trans.__('No saved chats yet.')}</div>
+        <div className="jp-codeinterp-note">
+          {trans.__('No saved chats yet.')}
+        </div>
       )}
       <ul className="jp-codeinterp-history-list">
         {(chats ?? []).map(c => (
-          <li key={String(c.id)} className={c.id === chat.chatId ? 'jp-mod-current' : ''}>
+          <li
+            key={String(c.id)}
+            className={c.id === chat.chatId ? 'jp-mod-current' : ''}
+          >
             <button
               type="button"
               className="jp-codeinterp-history-item"
               onClick={() => void open(String(c.id))}
               aria-current={c.id === chat.chatId ? 'true' : undefined}
             >
-              <span className="jp-codeinterp-history-title">{c.title || trans.__('(untitled)')}</span>
+              <span className="jp-codeinterp-history-title">
+                {c.title || trans.__('(untitled)')}
+              </span>
               <span className="jp-codeinterp-history-meta">
-                {c.updated ? new Date(Number(c.updated) * 1000).toLocaleString() : ''}
+                {c.updated
+                  ? new Date(Number(c.updated) * 1000).toLocaleString()
+                  : ''}
                 {' · '}
                 {trans._n('%1 turn', '%1 turns', Number(c.turns ?? 0))}
               </span>
@@ -646,7 +789,11 @@ function HistoryList(props: {
   );
 }
 
-function NoticeView(props: { chat: ChatModel; notice: IChatNotice; actions: IChatActions }): JSX.Element {
+function NoticeView(props: {
+  chat: ChatModel;
+  notice: IChatNotice;
+  actions: IChatActions;
+}): JSX.Element {
   const { chat, notice, actions } = props;
   if (notice.error) {
     return (
@@ -673,7 +820,11 @@ function NoticeView(props: { chat: ChatModel; notice: IChatNotice; actions: ICha
   );
 }
 
-function Composer(props: { chat: ChatModel; actions: IChatActions; disabled: boolean }): JSX.Element {
+function Composer(props: {
+  chat: ChatModel;
+  actions: IChatActions;
+  disabled: boolean;
+}): JSX.Element {
   const { chat, actions, disabled } = props;
   const { trans, service } = actions;
   useSignal(actions.uploadsChanged);
@@ -695,13 +846,18 @@ function Composer(props: { chat: ChatModel; actions: IChatActions; disabled: boo
   return (
     <div className="jp-codeinterp-composer">
       {uploads.length > 0 && (
-        <div className="jp-codeinterp-uploads" aria-label={trans.__('Uploaded files')}>
+        <div
+          className="jp-codeinterp-uploads"
+          aria-label={trans.__('Uploaded files')}
+        >
           {uploads.map(name => (
             <span key={name} className="jp-codeinterp-chip">
               {name}
             </span>
           ))}
-          <span className="jp-codeinterp-note">{trans.__('will be mentioned in your next message')}</span>
+          <span className="jp-codeinterp-note">
+            {trans.__('will be mentioned in your next message')}
+          </span>
         </div>
       )}
       <textarea
@@ -710,7 +866,9 @@ function Composer(props: { chat: ChatModel; actions: IChatActions; disabled: boo
         placeholder={
           disabled
             ? trans.__('Configure a model to start')
-            : trans.__('Ask about your data… (Enter sends, Shift+Enter adds a line)')
+            : trans.__(
+                'Ask about your data… (Enter sends, Shift+Enter adds a line)'
+              )
         }
         value={text}
         rows={3}
@@ -744,7 +902,8 @@ function Composer(props: { chat: ChatModel; actions: IChatActions; disabled: boo
             onClick={() => service.stop(chat)}
             aria-label={trans.__('Stop')}
           >
-            <stopIcon.react tag="span" elementPosition="center" /> {trans.__('Stop')}
+            <stopIcon.react tag="span" elementPosition="center" />{' '}
+            {trans.__('Stop')}
           </button>
         ) : (
           <button
@@ -754,7 +913,8 @@ function Composer(props: { chat: ChatModel; actions: IChatActions; disabled: boo
             disabled={disabled || !text.trim()}
             aria-label={trans.__('Send')}
           >
-            <runIcon.react tag="span" elementPosition="center" /> {trans.__('Send')}
+            <runIcon.react tag="span" elementPosition="center" />{' '}
+            {trans.__('Send')}
           </button>
         )}
       </div>
@@ -771,14 +931,18 @@ function ModelPicker(props: { actions: IChatActions }): JSX.Element | null {
     return null;
   }
   const current = service.model;
-  const models = Array.from(new Set([current, config.model, ...(config.models ?? [])].filter(Boolean)));
+  const models = Array.from(
+    new Set([current, config.model, ...(config.models ?? [])].filter(Boolean))
+  );
   return (
     <select
       className="jp-codeinterp-model-picker"
       aria-label={trans.__('Model')}
       title={trans.__('Model')}
       value={current}
-      onChange={e => actions.setModel(e.target.value === config.model ? '' : e.target.value)}
+      onChange={e =>
+        actions.setModel(e.target.value === config.model ? '' : e.target.value)
+      }
     >
       {models.map(m => (
         <option key={m} value={m}>
@@ -856,7 +1020,11 @@ export function ChatPanel(props: { actions: IChatActions }): JSX.Element {
           title={trans.__('Connection: %1', status)}
         />
       </div>
-      <div className="jp-codeinterp-toolbar" role="toolbar" aria-label={trans.__('Chat actions')}>
+      <div
+        className="jp-codeinterp-toolbar"
+        role="toolbar"
+        aria-label={trans.__('Chat actions')}
+      >
         <ModelPicker actions={actions} />
         <span className="jp-codeinterp-spacer" />
         <IconButton
@@ -890,7 +1058,11 @@ export function ChatPanel(props: { actions: IChatActions }): JSX.Element {
         </div>
       )}
       {chat && showHistory && (
-        <HistoryList chat={chat} actions={actions} onClose={() => setShowHistory(false)} />
+        <HistoryList
+          chat={chat}
+          actions={actions}
+          onClose={() => setShowHistory(false)}
+        />
       )}
       <div
         className="jp-codeinterp-messages"
@@ -901,21 +1073,30 @@ export function ChatPanel(props: { actions: IChatActions }): JSX.Element {
         onScroll={() => {
           const node = list.current;
           if (node) {
-            stick.current = node.scrollHeight - node.scrollTop - node.clientHeight < 40;
+            stick.current =
+              node.scrollHeight - node.scrollTop - node.clientHeight < 40;
           }
         }}
       >
         {!chat && (
           <div className="jp-codeinterp-empty">
-            {trans.__('Open a notebook to chat about its data. Each notebook keeps its own chats.')}
+            {trans.__(
+              'Open a notebook to chat about its data. Each notebook keeps its own chats.'
+            )}
           </div>
         )}
         {chat && notConfigured && chat.turns.length === 0 && (
-          <SetupPanel config={config} configError={service.configError} actions={actions} />
+          <SetupPanel
+            config={config}
+            configError={service.configError}
+            actions={actions}
+          />
         )}
         {chat && !notConfigured && chat.turns.length === 0 && !chat.loading && (
           <div className="jp-codeinterp-empty">
-            <p>{trans.__('Ask a question about %1 or its data.', name ?? '')}</p>
+            <p>
+              {trans.__('Ask a question about %1 or its data.', name ?? '')}
+            </p>
             <p className="jp-codeinterp-note">
               {trans.__(
                 'The model writes code, runs it as cells in this notebook, reads the results and repairs errors. Drop files here to upload them next to the notebook.'
@@ -923,25 +1104,42 @@ export function ChatPanel(props: { actions: IChatActions }): JSX.Element {
             </p>
           </div>
         )}
-        {chat?.loading && <div className="jp-codeinterp-note">{trans.__('Loading chat…')}</div>}
+        {chat?.loading && (
+          <div className="jp-codeinterp-note">{trans.__('Loading chat…')}</div>
+        )}
         {chat?.turns.map(turn => (
-          <TurnView key={`${chat.chatId}-${turn.turn}`} chat={chat} turn={turn} actions={actions} />
+          <TurnView
+            key={`${chat.chatId}-${turn.turn}`}
+            chat={chat}
+            turn={turn}
+            actions={actions}
+          />
         ))}
         {chat?.notices.map(notice => (
-          <NoticeView key={notice.id} chat={chat} notice={notice} actions={actions} />
+          <NoticeView
+            key={notice.id}
+            chat={chat}
+            notice={notice}
+            actions={actions}
+          />
         ))}
-        {chat && chat.isRunning && chat.turns.every(t => t.status !== undefined) && (
-          <div className="jp-codeinterp-thinking" role="status">
-            <span className="jp-codeinterp-dots" aria-hidden="true" />
-            {trans.__('Sending…')}
-          </div>
-        )}
+        {chat &&
+          chat.isRunning &&
+          chat.turns.every(t => t.status !== undefined) && (
+            <div className="jp-codeinterp-thinking" role="status">
+              <span className="jp-codeinterp-dots" aria-hidden="true" />
+              {trans.__('Sending…')}
+            </div>
+          )}
       </div>
-      {chat && <Composer chat={chat} actions={actions} disabled={notConfigured} />}
+      {chat && (
+        <Composer chat={chat} actions={actions} disabled={notConfigured} />
+      )}
       {chat?.chatUsage && (chat.chatUsage.total_tokens ?? 0) > 0 && (
         <div className="jp-codeinterp-footer">
           {trans.__('This chat: %1 tokens', chat.chatUsage.total_tokens ?? 0)}
-          {chat.chatUsage.cost != null && ` · $${chat.chatUsage.cost.toFixed(4)}`}
+          {chat.chatUsage.cost != null &&
+            ` · $${chat.chatUsage.cost.toFixed(4)}`}
         </div>
       )}
     </div>

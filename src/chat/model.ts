@@ -135,13 +135,18 @@ export class ChatModel {
   }
 
   /** Remember a prompt sent with `id` until its turn starts (or is refused). */
-  addPending(id: string, request: Pick<PromptMsg, 'text' | 'mode' | 'cell_id'>): void {
+  addPending(
+    id: string,
+    request: Pick<PromptMsg, 'text' | 'mode' | 'cell_id'>
+  ): void {
     this._pending.set(id, request);
     this._emit();
   }
 
   /** The prompt of a pending request id. */
-  pendingRequest(id: string): Pick<PromptMsg, 'text' | 'mode' | 'cell_id'> | undefined {
+  pendingRequest(
+    id: string
+  ): Pick<PromptMsg, 'text' | 'mode' | 'cell_id'> | undefined {
     return this._pending.get(id);
   }
 
@@ -206,7 +211,11 @@ export class ChatModel {
   }
 
   /** Replace the chat with a stored display log. */
-  replay(chatId: string, messages: ReadonlyArray<Record<string, any>>, title = ''): void {
+  replay(
+    chatId: string,
+    messages: ReadonlyArray<Record<string, any>>,
+    title = ''
+  ): void {
     this._reset(chatId);
     this._title = title;
     this._replaying = true;
@@ -311,7 +320,9 @@ export class ChatModel {
         this._steps.set(msg.step_id, view);
         // text after a step update is a new paragraph, below the card
         this._breakText.add(turn.turn);
-        if (!turn.items.some(i => i.kind === 'step' && i.stepId === msg.step_id)) {
+        if (
+          !turn.items.some(i => i.kind === 'step' && i.stepId === msg.step_id)
+        ) {
           turn.items.push({ kind: 'step', stepId: msg.step_id });
         }
         break;
@@ -362,7 +373,10 @@ export class ChatModel {
         for (const item of turn.items) {
           if (item.kind === 'step') {
             const step = this._steps.get(item.stepId);
-            if (step && (step.state === 'running' || step.state === 'waiting_approval')) {
+            if (
+              step &&
+              (step.state === 'running' || step.state === 'waiting_approval')
+            ) {
               step.state = msg.status === 'stopped' ? 'interrupted' : 'aborted';
               delete step.approval;
             }
@@ -374,11 +388,17 @@ export class ChatModel {
         if (msg.chat_id && msg.chat_id !== this._chatId) {
           return false;
         }
-        const pending = msg.reply_to ? this._pending.get(msg.reply_to) : undefined;
+        const pending = msg.reply_to
+          ? this._pending.get(msg.reply_to)
+          : undefined;
         if (msg.reply_to && pending) {
           // the server refused a prompt: no turn started
           this._pending.delete(msg.reply_to);
-          this._notices.push({ id: `n${++noticeCounter}`, error: msg, request: pending });
+          this._notices.push({
+            id: `n${++noticeCounter}`,
+            error: msg,
+            request: pending
+          });
           break;
         }
         if (!msg.chat_id) {
@@ -422,7 +442,13 @@ export class ChatModel {
               (step.max_attempts ?? 1) > 1 && (step.attempt ?? 1) > 1
                 ? ` (attempt ${step.attempt} of ${step.max_attempts})`
                 : '';
-            lines.push('```python', step.code ?? '', '```', `*${step.state}${attempt}*`, '');
+            lines.push(
+              '```python',
+              step.code ?? '',
+              '```',
+              `*${step.state}${attempt}*`,
+              ''
+            );
             if (step.summary) {
               lines.push('```', step.summary, '```', '');
             }
@@ -486,7 +512,10 @@ export class ChatModel {
   private _turns: ITurnView[] = [];
   private _steps = new Map<string, IStepView>();
   private _notices: IChatNotice[] = [];
-  private _pending = new Map<string, Pick<PromptMsg, 'text' | 'mode' | 'cell_id'>>();
+  private _pending = new Map<
+    string,
+    Pick<PromptMsg, 'text' | 'mode' | 'cell_id'>
+  >();
   private _chatUsage: Usage | undefined;
   private _breakText = new Set<number>();
   private _loading = false;

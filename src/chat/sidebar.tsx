@@ -46,7 +46,10 @@ export class ChatSidebar extends ReactWidget implements IChatActions {
     this.title.icon = codeInterpIcon;
     this.title.caption = this.trans.__('Code Interpreter');
     this.node.setAttribute('role', 'complementary');
-    this.node.setAttribute('aria-label', this.trans.__('Code Interpreter chat'));
+    this.node.setAttribute(
+      'aria-label',
+      this.trans.__('Code Interpreter chat')
+    );
     this._fileInput = document.createElement('input');
     this._fileInput.type = 'file';
     this._fileInput.multiple = true;
@@ -83,7 +86,9 @@ export class ChatSidebar extends ReactWidget implements IChatActions {
 
   /** Focus the message box (after the command opened the sidebar). */
   focusInput(): void {
-    const input = this.node.querySelector<HTMLTextAreaElement>('.jp-codeinterp-input');
+    const input = this.node.querySelector<HTMLTextAreaElement>(
+      '.jp-codeinterp-input'
+    );
     input?.focus();
   }
 
@@ -98,9 +103,12 @@ export class ChatSidebar extends ReactWidget implements IChatActions {
     }
     const found = findCell(panel, cellId);
     if (!found) {
-      Notification.warning(this.trans.__('That cell is no longer in the notebook.'), {
-        autoClose: 4000
-      });
+      Notification.warning(
+        this.trans.__('That cell is no longer in the notebook.'),
+        {
+          autoClose: 4000
+        }
+      );
       return;
     }
     this._app.shell.activateById(panel.id);
@@ -135,9 +143,13 @@ export class ChatSidebar extends ReactWidget implements IChatActions {
     const directory = PathExt.dirname(chat.notebookPath);
     const maxBytes = this.service.settings.maxUploadMB * 1024 * 1024;
     for (const file of files) {
-      const id = Notification.emit(this.trans.__('Uploading %1…', file.name), 'in-progress', {
-        autoClose: false
-      });
+      const id = Notification.emit(
+        this.trans.__('Uploading %1…', file.name),
+        'in-progress',
+        {
+          autoClose: false
+        }
+      );
       try {
         const result = await uploadFile(file, {
           contents: this._app.serviceManager.contents,
@@ -161,7 +173,12 @@ export class ChatSidebar extends ReactWidget implements IChatActions {
         this._uploads.set(chat, list);
         this._uploadsChanged.emit();
         chat.addNotice({
-          text: this.trans.__('Uploaded %1 (%2) to %3', result.name, formatBytes(result.size), directory || '/')
+          text: this.trans.__(
+            'Uploaded %1 (%2) to %3',
+            result.name,
+            formatBytes(result.size),
+            directory || '/'
+          )
         });
         Notification.update({
           id,
@@ -192,7 +209,10 @@ export class ChatSidebar extends ReactWidget implements IChatActions {
     body.addClass('jp-codeinterp-context-view');
     body.node.textContent = this.trans.__('Gathering context…');
     const dialog = new Dialog({
-      title: this.trans.__('What the model sees for %1', PathExt.basename(chat.notebookPath)),
+      title: this.trans.__(
+        'What the model sees for %1',
+        PathExt.basename(chat.notebookPath)
+      ),
       body,
       buttons: [Dialog.okButton({ label: this.trans.__('Close') })]
     });
@@ -203,14 +223,20 @@ export class ChatSidebar extends ReactWidget implements IChatActions {
       );
       renderContext(body.node, info, this.trans);
     } catch (error: any) {
-      body.node.textContent = this.trans.__('Could not gather the context: %1', String(error?.message ?? error));
+      body.node.textContent = this.trans.__(
+        'Could not gather the context: %1',
+        String(error?.message ?? error)
+      );
     }
     await shown;
   }
 
   async exportChat(chat: ChatModel): Promise<void> {
     const dir = PathExt.dirname(chat.notebookPath);
-    const stem = PathExt.basename(chat.notebookPath, PathExt.extname(chat.notebookPath));
+    const stem = PathExt.basename(
+      chat.notebookPath,
+      PathExt.extname(chat.notebookPath)
+    );
     const stamp = new Date().toISOString().slice(0, 16).replace(/[:T]/g, '-');
     const path = PathExt.join(dir, `${stem}-chat-${stamp}.md`);
     try {
@@ -220,9 +246,13 @@ export class ChatSidebar extends ReactWidget implements IChatActions {
         content: chat.toMarkdown(PathExt.basename(chat.notebookPath))
       });
       await this._app.commands.execute('docmanager:open', { path });
-      Notification.success(this.trans.__('Exported the chat to %1', path), { autoClose: 4000 });
+      Notification.success(this.trans.__('Exported the chat to %1', path), {
+        autoClose: 4000
+      });
     } catch (error: any) {
-      Notification.error(this.trans.__('Export failed: %1', String(error?.message ?? error)));
+      Notification.error(
+        this.trans.__('Export failed: %1', String(error?.message ?? error))
+      );
     }
   }
 
@@ -251,13 +281,22 @@ export class ChatSidebar extends ReactWidget implements IChatActions {
 }
 
 /** Fill the "what the model sees" view: totals, notes, per-part numbers, the text. */
-export function renderContext(node: HTMLElement, info: IContextInfo, trans: TranslationBundle): void {
+export function renderContext(
+  node: HTMLElement,
+  info: IContextInfo,
+  trans: TranslationBundle
+): void {
   node.textContent = '';
   const summary = document.createElement('p');
   const budget = (info as any).budget;
   summary.textContent =
     budget !== undefined
-      ? trans.__('About %1 of %2 tokens; gathered in %3 ms.', info.tokens ?? 0, budget, Math.round(Number((info as any).elapsed_ms ?? 0)))
+      ? trans.__(
+          'About %1 of %2 tokens; gathered in %3 ms.',
+          info.tokens ?? 0,
+          budget,
+          Math.round(Number((info as any).elapsed_ms ?? 0))
+        )
       : trans.__('About %1 tokens.', info.tokens ?? 0);
   node.appendChild(summary);
   if (info.notes && info.notes.length) {
@@ -275,7 +314,12 @@ export function renderContext(node: HTMLElement, info: IContextInfo, trans: Tran
     const table = document.createElement('table');
     table.className = 'jp-codeinterp-context-parts';
     const head = document.createElement('tr');
-    for (const h of [trans.__('Part'), trans.__('Tokens'), trans.__('Time (ms)'), trans.__('Note')]) {
+    for (const h of [
+      trans.__('Part'),
+      trans.__('Tokens'),
+      trans.__('Time (ms)'),
+      trans.__('Note')
+    ]) {
       const th = document.createElement('th');
       th.textContent = h;
       head.appendChild(th);
@@ -286,7 +330,9 @@ export function renderContext(node: HTMLElement, info: IContextInfo, trans: Tran
       const cells = [
         name,
         String(part?.tokens ?? ''),
-        part?.elapsed_ms !== undefined ? String(Math.round(Number(part.elapsed_ms) * 10) / 10) : '',
+        part?.elapsed_ms !== undefined
+          ? String(Math.round(Number(part.elapsed_ms) * 10) / 10)
+          : '',
         String(part?.note ?? part?.rung ?? '')
       ];
       for (const c of cells) {

@@ -10,15 +10,16 @@ import {
   screenshots,
   scriptModel,
   sendPrompt,
-  sidebar,
   source,
   text,
   waitForTurnEnd
 } from './helpers';
 
 const CSV = 'region,price\nnorth,1.5\nsouth,2.5\neast,3.0\n';
-const BAD = 'import pandas as pd\ndf = pd.read_csv("sales.csv")\nprint(df["prices"].sum())';
-const FIX = 'import pandas as pd\ndf = pd.read_csv("sales.csv")\nprint(df["price"].sum())';
+const BAD =
+  'import pandas as pd\ndf = pd.read_csv("sales.csv")\nprint(df["prices"].sum())';
+const FIX =
+  'import pandas as pd\ndf = pd.read_csv("sales.csv")\nprint(df["price"].sum())';
 
 test.describe('chat', () => {
   test('a wrong column on a CSV is repaired in place and answered', async ({
@@ -40,9 +41,15 @@ test.describe('chat', () => {
     // one step card, repaired: attempt 2, ok
     const steps = chat.locator('.jp-codeinterp-step');
     await expect(steps).toHaveCount(1);
-    await expect(steps.first().locator('.jp-codeinterp-attempt')).toHaveText(/attempt 2 of 4/);
-    await expect(steps.first().locator('.jp-codeinterp-badge')).toHaveText(/ok/);
-    await expect(chat.locator('.jp-codeinterp-markdown strong')).toHaveText('7.0');
+    await expect(steps.first().locator('.jp-codeinterp-attempt')).toHaveText(
+      /attempt 2 of 4/
+    );
+    await expect(steps.first().locator('.jp-codeinterp-badge')).toHaveText(
+      /ok/
+    );
+    await expect(chat.locator('.jp-codeinterp-markdown strong')).toHaveText(
+      '7.0'
+    );
 
     // the notebook: one generated cell, with the fix and its output
     const cells = await notebookCells(page);
@@ -74,7 +81,14 @@ test.describe('chat', () => {
   }, testInfo) => {
     await newNotebook(page, 'errors.ipynb');
     await scriptModel(request, [
-      { error: { status: 401, message: 'Incorrect API key provided: sk-***.', code: 'invalid_api_key', type: 'invalid_request_error' } },
+      {
+        error: {
+          status: 401,
+          message: 'Incorrect API key provided: sk-***.',
+          code: 'invalid_api_key',
+          type: 'invalid_request_error'
+        }
+      },
       text('Hello again.')
     ]);
     const chat = await openChat(page);
@@ -86,8 +100,12 @@ test.describe('chat', () => {
     await error.locator('.jp-codeinterp-retry').first().click();
     await waitForTurnEnd(page);
     await expect(chat.locator('.jp-codeinterp-turn')).toHaveCount(2);
-    await expect(chat.locator('.jp-codeinterp-user-text').last()).toHaveText('Say hello');
-    await expect(chat.locator('.jp-codeinterp-markdown').last()).toContainText('Hello again.');
+    await expect(chat.locator('.jp-codeinterp-user-text').last()).toHaveText(
+      'Say hello'
+    );
+    await expect(chat.locator('.jp-codeinterp-markdown').last()).toContainText(
+      'Hello again.'
+    );
   });
 
   test('reload keeps the chat history; new chat and delete', async ({
@@ -100,7 +118,9 @@ test.describe('chat', () => {
     let chat = await openChat(page);
     await sendPrompt(page, 'remember the number 31337');
     await waitForTurnEnd(page);
-    await expect(chat.locator('.jp-codeinterp-markdown')).toContainText('31337');
+    await expect(chat.locator('.jp-codeinterp-markdown')).toContainText(
+      '31337'
+    );
 
     await page.reload({ waitForIsReady: false });
     await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
@@ -108,8 +128,12 @@ test.describe('chat', () => {
       await page.notebook.openByPath(`${tmpPath}/history.ipynb`);
     }
     chat = await openChat(page);
-    await expect(chat.locator('.jp-codeinterp-user-text')).toHaveText('remember the number 31337');
-    await expect(chat.locator('.jp-codeinterp-markdown')).toContainText('You said');
+    await expect(chat.locator('.jp-codeinterp-user-text')).toHaveText(
+      'remember the number 31337'
+    );
+    await expect(chat.locator('.jp-codeinterp-markdown')).toContainText(
+      'You said'
+    );
     await screenshots(page, testInfo, 'chat-history');
 
     // new chat, then the history list shows the old one; delete it
@@ -119,8 +143,15 @@ test.describe('chat', () => {
     const items = chat.locator('.jp-codeinterp-history-item');
     await expect(items).toHaveCount(1);
     await expect(items.first()).toContainText('remember the number 31337');
-    await chat.locator('.jp-codeinterp-history-list li').first().getByRole('button', { name: /Delete chat/ }).click();
-    await page.locator('.jp-Dialog').getByRole('button', { name: 'Delete' }).click();
+    await chat
+      .locator('.jp-codeinterp-history-list li')
+      .first()
+      .getByRole('button', { name: /Delete chat/ })
+      .click();
+    await page
+      .locator('.jp-Dialog')
+      .getByRole('button', { name: 'Delete' })
+      .click();
     await expect(items).toHaveCount(0);
   });
 });

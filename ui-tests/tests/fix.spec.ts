@@ -16,7 +16,10 @@ const USER_CODE =
 const FIXED =
   'import pandas as pd\ndf = pd.DataFrame({"price": [1.5, 2.5, 3.0]})\nprint(df["price"].sum())';
 
-async function failingCell(page: IJupyterLabPageFixture, name: string): Promise<void> {
+async function failingCell(
+  page: IJupyterLabPageFixture,
+  name: string
+): Promise<void> {
   await newNotebook(page, name);
   await page.notebook.setCell(0, 'code', USER_CODE);
   await page.notebook.runCell(0);
@@ -26,7 +29,10 @@ async function failingCell(page: IJupyterLabPageFixture, name: string): Promise<
 }
 
 test.describe('Fix this error', () => {
-  test('Accept replaces the cell and re-runs it', async ({ page, request }, testInfo) => {
+  test('Accept replaces the cell and re-runs it', async ({
+    page,
+    request
+  }, testInfo) => {
     await failingCell(page, 'fix-accept.ipynb');
     await scriptModel(request, [
       runCode(FIXED, 'The column is `price`.'),
@@ -37,8 +43,12 @@ test.describe('Fix this error', () => {
 
     const diff = page.locator('.jp-codeinterp-celldiff');
     await expect(diff).toBeVisible();
-    await expect(diff.locator('.jp-codeinterp-diff-del')).toContainText('df["prices"]');
-    await expect(diff.locator('.jp-codeinterp-diff-add')).toContainText('df["price"]');
+    await expect(diff.locator('.jp-codeinterp-diff-del')).toContainText(
+      'df["prices"]'
+    );
+    await expect(diff.locator('.jp-codeinterp-diff-add')).toContainText(
+      'df["price"]'
+    );
     // nothing changed while the fix waits for the user
     expect((await notebookCells(page)).map(source)).toEqual(before.map(source));
     await screenshots(page, testInfo, 'fix-diff');
@@ -46,7 +56,9 @@ test.describe('Fix this error', () => {
     await diff.locator('.jp-codeinterp-accept').click();
     await expect(diff).toHaveCount(0);
     await expect
-      .poll(async () => outputText((await notebookCells(page))[0]), { timeout: 60000 })
+      .poll(async () => outputText((await notebookCells(page))[0]), {
+        timeout: 60000
+      })
       .toContain('7.0');
     const cells = await notebookCells(page);
     expect(cells).toHaveLength(before.length);
@@ -55,7 +67,10 @@ test.describe('Fix this error', () => {
     await screenshots(page, testInfo, 'fix-accepted');
   });
 
-  test('Reject leaves the notebook exactly as it was', async ({ page, request }, testInfo) => {
+  test('Reject leaves the notebook exactly as it was', async ({
+    page,
+    request
+  }, testInfo) => {
     await failingCell(page, 'fix-reject.ipynb');
     await scriptModel(request, [runCode(FIXED, 'The column is `price`.')]);
     const before = await notebookCells(page);
@@ -64,13 +79,18 @@ test.describe('Fix this error', () => {
     await expect(diff).toBeVisible();
     await diff.locator('.jp-codeinterp-reject').click();
     await expect(diff).toHaveCount(0);
-    await expect(page.locator('.jp-codeinterp-fix-status')).toContainText(/rejected|unchanged/i);
+    await expect(page.locator('.jp-codeinterp-fix-status')).toContainText(
+      /rejected|unchanged/i
+    );
     const after = await notebookCells(page);
     expect(after).toEqual(before);
     await screenshots(page, testInfo, 'fix-rejected');
   });
 
-  test('the fix-error command works on the active cell', async ({ page, request }) => {
+  test('the fix-error command works on the active cell', async ({
+    page,
+    request
+  }) => {
     await failingCell(page, 'fix-command.ipynb');
     await scriptModel(request, [runCode(FIXED), text('Done.')]);
     await page.notebook.selectCells(0);
@@ -83,11 +103,15 @@ test.describe('Fix this error', () => {
       await window.jupyterapp.commands.execute('codeinterp:open-chat');
     });
     const card = page.locator('#jp-codeinterp-chat .jp-codeinterp-approval');
-    await expect(card.locator('.jp-codeinterp-diff-add')).toContainText('df["price"]');
+    await expect(card.locator('.jp-codeinterp-diff-add')).toContainText(
+      'df["price"]'
+    );
     await card.locator('.jp-codeinterp-accept').click();
     await expect(page.locator('.jp-codeinterp-celldiff')).toHaveCount(0);
     await expect
-      .poll(async () => outputText((await notebookCells(page))[0]), { timeout: 60000 })
+      .poll(async () => outputText((await notebookCells(page))[0]), {
+        timeout: 60000
+      })
       .toContain('7.0');
   });
 });

@@ -56,7 +56,10 @@ test.describe('generate-and-run', () => {
       await window.jupyterapp.commands.execute('notebook:undo-cell-action');
     });
     await expect
-      .poll(async () => (await notebookCells(page)).filter(c => c.metadata?.codeinterp).length)
+      .poll(
+        async () =>
+          (await notebookCells(page)).filter(c => c.metadata?.codeinterp).length
+      )
       .toBe(0);
   });
 });

@@ -34,12 +34,16 @@ export async function scriptModel(
 ): Promise<void> {
   const reset = await request.post(`${MODEL_URL}/_control/reset`, { data: {} });
   expect(reset.ok()).toBeTruthy();
-  const res = await request.post(`${MODEL_URL}/_control/script`, { data: body });
+  const res = await request.post(`${MODEL_URL}/_control/script`, {
+    data: body
+  });
   expect(res.ok(), await res.text()).toBeTruthy();
 }
 
 /** The chat bodies the model server received. */
-export async function modelRequests(request: APIRequestContext): Promise<any[]> {
+export async function modelRequests(
+  request: APIRequestContext
+): Promise<any[]> {
   const res = await request.get(`${MODEL_URL}/_control/requests`);
   return (await res.json()).requests;
 }
@@ -58,28 +62,43 @@ export async function openChat(page: IJupyterLabPageFixture): Promise<Locator> {
   return bar;
 }
 
-export async function sendPrompt(page: IJupyterLabPageFixture, prompt: string): Promise<void> {
+export async function sendPrompt(
+  page: IJupyterLabPageFixture,
+  prompt: string
+): Promise<void> {
   const input = sidebar(page).locator('.jp-codeinterp-input');
   await input.fill(prompt);
   await input.press('Enter');
 }
 
 /** Wait until the last turn of the chat ended. */
-export async function waitForTurnEnd(page: IJupyterLabPageFixture): Promise<void> {
-  await expect(sidebar(page).locator('.jp-codeinterp-send')).toBeVisible({ timeout: 90000 });
+export async function waitForTurnEnd(
+  page: IJupyterLabPageFixture
+): Promise<void> {
+  await expect(sidebar(page).locator('.jp-codeinterp-send')).toBeVisible({
+    timeout: 90000
+  });
   await expect(sidebar(page).locator('.jp-codeinterp-thinking')).toHaveCount(0);
 }
 
 /** Create a notebook and wait for its kernel. */
-export async function newNotebook(page: IJupyterLabPageFixture, name: string): Promise<void> {
+export async function newNotebook(
+  page: IJupyterLabPageFixture,
+  name: string
+): Promise<void> {
   await page.notebook.createNew(name);
-  await page.waitForSelector('.jp-Notebook-ExecutionIndicator[data-status="idle"]', {
-    timeout: 60000
-  });
+  await page.waitForSelector(
+    '.jp-Notebook-ExecutionIndicator[data-status="idle"]',
+    {
+      timeout: 60000
+    }
+  );
 }
 
 /** nbformat cells of the current notebook. */
-export async function notebookCells(page: IJupyterLabPageFixture): Promise<any[]> {
+export async function notebookCells(
+  page: IJupyterLabPageFixture
+): Promise<any[]> {
   return page.evaluate(() => {
     const panel = window.jupyterapp.shell.currentWidget as any;
     return panel.content.model.toJSON().cells;
@@ -114,22 +133,34 @@ export async function screenshots(
 ): Promise<void> {
   const light = testInfo.outputPath(`${name}-light.png`);
   await page.screenshot({ path: light, animations: 'disabled' });
-  await testInfo.attach(`${name}-light`, { path: light, contentType: 'image/png' });
+  await testInfo.attach(`${name}-light`, {
+    path: light,
+    contentType: 'image/png'
+  });
   await page.theme.setDarkTheme();
   await waitForThemeApplied(page, true);
   const dark = testInfo.outputPath(`${name}-dark.png`);
   await page.screenshot({ path: dark, animations: 'disabled' });
-  await testInfo.attach(`${name}-dark`, { path: dark, contentType: 'image/png' });
+  await testInfo.attach(`${name}-dark`, {
+    path: dark,
+    contentType: 'image/png'
+  });
   await page.theme.setLightTheme();
   await waitForThemeApplied(page, false);
 }
 
 /** Wait until the side panels are painted with the theme's colours (stylesheets load async). */
-async function waitForThemeApplied(page: IJupyterLabPageFixture, dark: boolean): Promise<void> {
+async function waitForThemeApplied(
+  page: IJupyterLabPageFixture,
+  dark: boolean
+): Promise<void> {
   await page.waitForFunction(isDark => {
     const node = document.querySelector('.jp-SideBar') ?? document.body;
-    const rgb = getComputedStyle(node).backgroundColor.match(/\d+/g)?.map(Number) ?? [255, 255, 255];
-    const luminance = (0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2]) / 255;
+    const rgb = getComputedStyle(node)
+      .backgroundColor.match(/\d+/g)
+      ?.map(Number) ?? [255, 255, 255];
+    const luminance =
+      (0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2]) / 255;
     return isDark ? luminance < 0.5 : luminance >= 0.5;
   }, dark);
 }

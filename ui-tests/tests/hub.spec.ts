@@ -11,6 +11,7 @@ import { runCode, scriptModel, text } from './helpers';
 test.use({
   autoGoto: false,
   serverFiles: 'off',
+  // eslint-disable-next-line no-empty-pattern
   waitForApplication: async ({}, use) => {
     await use(async page => {
       await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
@@ -20,7 +21,11 @@ test.use({
 
 const FIX = 'total = sum([1.5, 2.5, 3.0])\nprint(total)';
 
-test('chat repair flow under a /user/NAME/ prefix', async ({ page, request, baseURL }, testInfo) => {
+test('chat repair flow under a /user/NAME/ prefix', async ({
+  page,
+  request,
+  baseURL
+}, testInfo) => {
   const prefix = new URL(`${baseURL}/`).pathname;
   expect(prefix).not.toBe('/');
   const name = `hub-${Date.now()}.ipynb`;
@@ -29,7 +34,13 @@ test('chat repair flow under a /user/NAME/ prefix', async ({ page, request, base
       type: 'notebook',
       content: {
         cells: [],
-        metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' } },
+        metadata: {
+          kernelspec: {
+            name: 'python3',
+            display_name: 'Python 3',
+            language: 'python'
+          }
+        },
         nbformat: 4,
         nbformat_minor: 5
       }
@@ -49,10 +60,14 @@ test('chat repair flow under a /user/NAME/ prefix', async ({ page, request, base
   page.on('websocket', ws => sockets.push(ws.url()));
   await page.goto(`${baseURL}/lab/tree/${name}`);
   await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
-  await page.waitForFunction(() => {
-    const panel = (window as any).jupyterapp?.shell?.currentWidget;
-    return panel?.sessionContext?.session?.kernel?.status === 'idle';
-  }, undefined, { timeout: 60000 });
+  await page.waitForFunction(
+    () => {
+      const panel = (window as any).jupyterapp?.shell?.currentWidget;
+      return panel?.sessionContext?.session?.kernel?.status === 'idle';
+    },
+    undefined,
+    { timeout: 60000 }
+  );
   await page.evaluate(async () => {
     await (window as any).jupyterapp.commands.execute('codeinterp:open-chat');
   });
@@ -60,10 +75,18 @@ test('chat repair flow under a /user/NAME/ prefix', async ({ page, request, base
   await expect(chat.locator('.jp-codeinterp-conn-open')).toBeVisible();
   await chat.locator('.jp-codeinterp-input').fill('add up 1.5, 2.5 and 3.0');
   await chat.locator('.jp-codeinterp-input').press('Enter');
-  await expect(chat.locator('.jp-codeinterp-send')).toBeVisible({ timeout: 90000 });
-  await expect(chat.locator('.jp-codeinterp-attempt')).toHaveText(/attempt 2 of 4/);
-  await expect(chat.locator('.jp-codeinterp-markdown').last()).toContainText('7.0');
-  expect(sockets.some(url => url.includes(`${prefix}codeinterp/chat`))).toBe(true);
+  await expect(chat.locator('.jp-codeinterp-send')).toBeVisible({
+    timeout: 90000
+  });
+  await expect(chat.locator('.jp-codeinterp-attempt')).toHaveText(
+    /attempt 2 of 4/
+  );
+  await expect(chat.locator('.jp-codeinterp-markdown').last()).toContainText(
+    '7.0'
+  );
+  expect(sockets.some(url => url.includes(`${prefix}codeinterp/chat`))).toBe(
+    true
+  );
   const shot = testInfo.outputPath('hub-light.png');
   await page.screenshot({ path: shot, animations: 'disabled' });
   await testInfo.attach('hub-light', { path: shot, contentType: 'image/png' });

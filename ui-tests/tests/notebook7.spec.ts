@@ -8,21 +8,35 @@ import { runCode, scriptModel, text } from './helpers';
 test.use({
   autoGoto: false,
   // Notebook 7 has no Launcher tab to wait for
+  // eslint-disable-next-line no-empty-pattern
   waitForApplication: async ({}, use) => {
     await use(async page => {
-      await page.waitForSelector('#main-panel, .jp-NotebookPanel', { timeout: 60000 });
+      await page.waitForSelector('#main-panel, .jp-NotebookPanel', {
+        timeout: 60000
+      });
     });
   }
 });
 
 const FIX = 'total = sum([1.5, 2.5, 3.0])\nprint(total)';
 
-test('chat repair flow in Notebook 7', async ({ page, request, tmpPath, baseURL }, testInfo) => {
+test('chat repair flow in Notebook 7', async ({
+  page,
+  request,
+  tmpPath,
+  baseURL
+}, testInfo) => {
   const path = `${tmpPath}/nb7.ipynb`;
   await page.contents.uploadContent(
     JSON.stringify({
       cells: [],
-      metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' } },
+      metadata: {
+        kernelspec: {
+          name: 'python3',
+          display_name: 'Python 3',
+          language: 'python'
+        }
+      },
       nbformat: 4,
       nbformat_minor: 5
     }),
@@ -36,11 +50,15 @@ test('chat repair flow in Notebook 7', async ({ page, request, tmpPath, baseURL 
   ]);
   await page.goto(`${baseURL}/notebooks/${path}`);
   await page.waitForSelector('.jp-NotebookPanel');
-  await page.waitForFunction(() => {
-    const app = (window as any).jupyterapp;
-    const panel = app?.shell?.currentWidget;
-    return panel?.sessionContext?.session?.kernel?.status === 'idle';
-  }, undefined, { timeout: 60000 });
+  await page.waitForFunction(
+    () => {
+      const app = (window as any).jupyterapp;
+      const panel = app?.shell?.currentWidget;
+      return panel?.sessionContext?.session?.kernel?.status === 'idle';
+    },
+    undefined,
+    { timeout: 60000 }
+  );
   await page.evaluate(async () => {
     await (window as any).jupyterapp.commands.execute('codeinterp:open-chat');
   });
@@ -49,9 +67,15 @@ test('chat repair flow in Notebook 7', async ({ page, request, tmpPath, baseURL 
   await expect(chat.locator('.jp-codeinterp-conn-open')).toBeVisible();
   await chat.locator('.jp-codeinterp-input').fill('add up 1.5, 2.5 and 3.0');
   await chat.locator('.jp-codeinterp-input').press('Enter');
-  await expect(chat.locator('.jp-codeinterp-send')).toBeVisible({ timeout: 90000 });
-  await expect(chat.locator('.jp-codeinterp-attempt')).toHaveText(/attempt 2 of 4/);
-  await expect(chat.locator('.jp-codeinterp-markdown').last()).toContainText('7.0');
+  await expect(chat.locator('.jp-codeinterp-send')).toBeVisible({
+    timeout: 90000
+  });
+  await expect(chat.locator('.jp-codeinterp-attempt')).toHaveText(
+    /attempt 2 of 4/
+  );
+  await expect(chat.locator('.jp-codeinterp-markdown').last()).toContainText(
+    '7.0'
+  );
   const cells = await page.evaluate(() => {
     const panel = (window as any).jupyterapp.shell.currentWidget;
     return panel.content.model.toJSON().cells;
@@ -61,5 +85,8 @@ test('chat repair flow in Notebook 7', async ({ page, request, tmpPath, baseURL 
   expect([].concat(generated[0].source).join('')).toBe(FIX);
   const shot = testInfo.outputPath('notebook7-light.png');
   await page.screenshot({ path: shot, animations: 'disabled' });
-  await testInfo.attach('notebook7-light', { path: shot, contentType: 'image/png' });
+  await testInfo.attach('notebook7-light', {
+    path: shot,
+    contentType: 'image/png'
+  });
 });

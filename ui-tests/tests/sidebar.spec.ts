@@ -21,15 +21,27 @@ test.describe('Code Interpreter sidebar', () => {
     page,
     tmpPath
   }, testInfo) => {
-    await page.contents.uploadContent('a,b\n1,2\n', 'text', `${tmpPath}/numbers.csv`);
+    await page.contents.uploadContent(
+      'a,b\n1,2\n',
+      'text',
+      `${tmpPath}/numbers.csv`
+    );
     await newNotebook(page, 'context.ipynb');
-    await page.notebook.setCell(0, 'code', 'import pandas as pd\nframe = pd.read_csv("numbers.csv")');
+    await page.notebook.setCell(
+      0,
+      'code',
+      'import pandas as pd\nframe = pd.read_csv("numbers.csv")'
+    );
     await page.notebook.runCell(0);
     const chat = await openChat(page);
     await chat.getByRole('button', { name: 'What the model sees' }).click();
     const dialog = page.locator('.jp-Dialog');
-    await expect(dialog.locator('.jp-codeinterp-context-text')).toContainText('numbers.csv');
-    await expect(dialog.locator('.jp-codeinterp-context-text')).toContainText('frame');
+    await expect(dialog.locator('.jp-codeinterp-context-text')).toContainText(
+      'numbers.csv'
+    );
+    await expect(dialog.locator('.jp-codeinterp-context-text')).toContainText(
+      'frame'
+    );
     await expect(dialog).toContainText(/tokens/);
     await screenshots(page, testInfo, 'context');
     await dialog.getByRole('button', { name: 'Close' }).click();

@@ -13,14 +13,18 @@ import {
   waitForTurnEnd
 } from './helpers';
 
-const SLOW = 'import time\nfor i in range(1200):\n    time.sleep(0.1)\nprint("finished")';
+const SLOW =
+  'import time\nfor i in range(1200):\n    time.sleep(0.1)\nprint("finished")';
 
 test('Stop during a long generated cell interrupts the kernel', async ({
   page,
   request
 }, testInfo) => {
   await newNotebook(page, 'stop.ipynb');
-  await scriptModel(request, [runCode(SLOW, 'This takes a while.'), text('done')]);
+  await scriptModel(request, [
+    runCode(SLOW, 'This takes a while.'),
+    text('done')
+  ]);
   const chat = await openChat(page);
   await sendPrompt(page, 'run something slow');
   const badge = chat.locator('.jp-codeinterp-step .jp-codeinterp-badge');
@@ -31,15 +35,20 @@ test('Stop during a long generated cell interrupts the kernel', async ({
 
   await chat.locator('.jp-codeinterp-stop').click();
   await waitForTurnEnd(page);
-  await expect(chat.locator('.jp-codeinterp-turn-status')).toContainText('Stopped');
+  await expect(chat.locator('.jp-codeinterp-turn-status')).toContainText(
+    'Stopped'
+  );
 
   // the kernel was interrupted: the cell ended with KeyboardInterrupt, not "finished"
   await expect
-    .poll(async () => {
-      const cells = await notebookCells(page);
-      const gen = cells.find(c => c.metadata?.codeinterp?.generated);
-      return gen ? outputText(gen) : '';
-    }, { timeout: 30000 })
+    .poll(
+      async () => {
+        const cells = await notebookCells(page);
+        const gen = cells.find(c => c.metadata?.codeinterp?.generated);
+        return gen ? outputText(gen) : '';
+      },
+      { timeout: 30000 }
+    )
     .toContain('KeyboardInterrupt');
   await screenshots(page, testInfo, 'stop-stopped');
 

@@ -21,10 +21,18 @@ test('upload a file, the name clash asks, and the model is told', async ({
   await scriptModel(request, { scenario: 'echo' });
   const chat = await openChat(page);
   const input = page.locator('input.jp-codeinterp-file-input');
-  const file = { name: 'weather.csv', mimeType: 'text/csv', buffer: Buffer.from(CSV) };
+  const file = {
+    name: 'weather.csv',
+    mimeType: 'text/csv',
+    buffer: Buffer.from(CSV)
+  };
   await input.setInputFiles(file);
   await expect(chat.locator('.jp-codeinterp-chip')).toHaveText('weather.csv');
-  await expect(chat.locator('.jp-codeinterp-note').filter({ hasText: 'Uploaded weather.csv' })).toBeVisible();
+  await expect(
+    chat
+      .locator('.jp-codeinterp-note')
+      .filter({ hasText: 'Uploaded weather.csv' })
+  ).toBeVisible();
   expect(await page.contents.fileExists(`${tmpPath}/weather.csv`)).toBe(true);
 
   // same name again: asked, keep both
