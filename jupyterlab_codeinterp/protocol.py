@@ -62,6 +62,12 @@ class PromptMsg(_Msg):
     """For ``fix`` the failed cell; for ``generate`` the cell below which code goes."""
     model: Optional[str] = None
     auto_run: Optional[bool] = None
+    max_repairs: Optional[int] = Field(default=None, ge=0, le=10)
+    """The user's setting; the server caps it at its own max_repairs."""
+    vision: Optional[bool] = None
+    """Send cell images to the model (only when the server allows vision)."""
+    context_token_budget: Optional[int] = Field(default=None, ge=0, le=200_000)
+    """The user's setting; the server caps it at its own budget."""
 
 
 class StopMsg(_Msg):
@@ -138,6 +144,15 @@ class ContextNoteMsg(_Msg):
 
 class TextDeltaMsg(_Msg):
     type: Literal["text_delta"] = "text_delta"
+    chat_id: str
+    turn: int
+    text: str
+
+
+class CodeDeltaMsg(_Msg):
+    """Code of a ``run_code`` call as it streams (tool protocol), for a live preview cell."""
+
+    type: Literal["code_delta"] = "code_delta"
     chat_id: str
     turn: int
     text: str
@@ -243,6 +258,7 @@ ServerMessage = Union[
     TurnStartMsg,
     ContextNoteMsg,
     TextDeltaMsg,
+    CodeDeltaMsg,
     StepMsg,
     ApprovalRequestMsg,
     ExecutorRequestMsg,

@@ -290,11 +290,13 @@ export const SERVER_MESSAGE_TYPES: ReadonlyArray<ServerMessageType> = [
   'turn_start',
   'context_note',
   'text_delta',
+  'code_delta',
   'step',
   'approval_request',
   'executor_request',
   'turn_end',
   'error',
+  'notice',
   'history'
 ];
 

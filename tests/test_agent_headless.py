@@ -328,3 +328,21 @@ async def eval_silently_names(executor) -> str:
 
     return await eval_expression(await executor.kernel_client(),
                                  "sorted(k for k in get_ipython().user_ns if not k.startswith('_'))", timeout=10)
+
+
+async def test_code_streams_as_a_preview_and_per_turn_settings_apply(workspace, scripted_model, scripted_config):
+    from jupyterlab_codeinterp.protocol import CodeDeltaMsg
+
+    tmp_path, executor = workspace
+    code = 'import pandas as pd\nprint("a\\tb")\nraise ValueError("x")'
+    scripted_model.set_script(run_code(code), run_code(code.replace("x", "y")), text("unused"))
+    sink = CollectingSink()
+    client = ModelClient(scripted_config)
+    agent = Agent(config=scripted_config, model=client, executor=executor, sink=sink, root_dir=str(tmp_path))
+    result = await agent.run_turn(Turn(chat_id="c10", turn=1, prompt="x", notebook_path="analysis.ipynb",
+                                       max_repairs=1), [])
+    await client.close()
+    previews = [m.text for m in sink.messages if isinstance(m, CodeDeltaMsg)]
+    assert "".join(previews).startswith(code) and len(previews) > 1
+    assert result.status == "gave_up" and "at most 1 repairs" in result.answer
+    assert [s.max_attempts for s in sink.steps("error")] == [2, 2]

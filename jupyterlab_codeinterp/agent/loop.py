@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from ..protocol import (
     ApprovalRequestMsg,
     CellOutcome,
     ContextNoteMsg,
+    CodeDeltaMsg,
     ErrorMsg,
     NoticeMsg,
     StepMsg,
@@ -83,6 +85,10 @@ class Turn:
     mode: TurnMode = "chat"
     cell_id: Optional[str] = None
     auto_run: Optional[bool] = None
+    max_repairs: Optional[int] = None
+    vision: Optional[bool] = None
+    context_token_budget: Optional[int] = None
+    """Per-turn user settings; None means the server's configuration."""
 
 
 @dataclass
@@ -208,6 +214,10 @@ class _TurnRun:
         self.fix_original = ""
         self._last_error: Optional[ProviderError] = None
         self.auto_run = self.cfg.auto_run if turn.auto_run is None else turn.auto_run
+        self.max_repairs = self.cfg.max_repairs if turn.max_repairs is None else turn.max_repairs
+        self.vision = self.cfg.vision if turn.vision is None else turn.vision
+        self.token_budget = (self.cfg.context_token_budget if turn.context_token_budget is None
+                             else turn.context_token_budget)
         nb_dir = os.path.dirname(turn.notebook_path)
         self.notebook_dir = nb_dir
         self.workspace = os.path.join(agent.root_dir, nb_dir)
@@ -253,7 +263,7 @@ class _TurnRun:
                     "turn_start": True}
         # what later turns see of this one: the request without the (stale) context
         self.new_messages.append({"role": "user", "content": f"User request:\n{turn.prompt}", "turn_start": True})
-        conversation = trim_history(list(self.history), max(2000, self.cfg.context_token_budget * 2))
+        conversation = trim_history(list(self.history), max(2000, self.token_budget * 2))
         conversation.append(user_msg)
 
         answer = ""
@@ -303,7 +313,7 @@ class _TurnRun:
                 notebook_path=turn.notebook_path,
                 kernel_client=client,
                 cells=cells if cells is not None else [],
-                token_budget=self.cfg.context_token_budget,
+                token_budget=self.token_budget,
                 probe_timeout=self.cfg.probe_timeout,
                 probe_max_bytes=self.cfg.probe_max_bytes,
             )
@@ -335,6 +345,16 @@ class _TurnRun:
         async def on_text(delta: str) -> None:
             await self.send(TextDeltaMsg(chat_id=turn.chat_id, turn=turn.turn, text=delta))
 
+        preview = {"sent": 0}
+
+        async def on_tool_delta(name: str, arguments: str) -> None:
+            if name != RUN_CODE:
+                return
+            code = partial_code_argument(arguments)
+            if len(code) > preview["sent"]:
+                await self.send(CodeDeltaMsg(chat_id=turn.chat_id, turn=turn.turn, text=code[preview["sent"]:]))
+                preview["sent"] = len(code)
+
         async def on_retry(notice: Any) -> None:
             await self.send(NoticeMsg(chat_id=turn.chat_id, turn=turn.turn, level="warning",
                                       text=notice.message))
@@ -350,7 +370,7 @@ class _TurnRun:
             try:
                 reply = await self.agent.model.stream(
                     messages, tools=None if self.codeblocks else TOOL_SPECS, on_text=on_text,
-                    on_retry=on_retry,
+                    on_retry=on_retry, on_tool_delta=on_tool_delta,
                 )
             except ProviderError as exc:
                 if exc.kind == "tools_unsupported" and self.codeblocks:
@@ -371,6 +391,13 @@ class _TurnRun:
         if not calls:
             calls = parse_textual_tool_calls(reply.text, TOOL_NAMES)
         if self.codeblocks and not calls:
+            blocks = extract_code(reply.text)
+            if blocks:
+                return await self._run_blocks(reply, blocks, conversation)
+        elif not calls and not self.ran_code and self.turn.mode != "fix":
+            # Offered tools, some models (small local ones, e.g. Qwen2.5-Coder-1.5B at
+            # temperature 0) write a ```python block instead of calling run_code. Before any
+            # code ran this turn such a block is the work, not an illustration: run it.
             blocks = extract_code(reply.text)
             if blocks:
                 return await self._run_blocks(reply, blocks, conversation)
@@ -409,7 +436,7 @@ class _TurnRun:
             tool_msg = {"role": "tool", "tool_call_id": call.id, "content": result}
             conversation.append(tool_msg)
             self.new_messages.append(tool_msg)
-            if images and self.cfg.vision:
+            if images and self.vision:
                 extra_user.append(self._image_message(images))
             if self.failed is not None and call.name == RUN_CODE and i < len(calls) - 1:
                 # later calls were written before this failure was known: skip them
@@ -455,7 +482,7 @@ class _TurnRun:
                     results.append(f"({len(blocks) - i - 1} later code block(s) not run because this one failed)")
                 break
         user = {"role": "user", "content": prompts.result_message_for_codeblocks(results)}
-        if images_all and self.cfg.vision:
+        if images_all and self.vision:
             user = {"role": "user", "content": [{"type": "text", "text": user["content"]}]
                     + self._image_message(images_all)["content"][1:]}
         conversation.append(user)
@@ -508,11 +535,11 @@ class _TurnRun:
         turn = self.turn
         failed = self.failed
         repair = failed is not None
-        if repair and failed.repairs_used >= cfg.max_repairs:
+        if repair and failed.repairs_used >= self.max_repairs:
             raise _GaveUp(self._account(failed, "the repair limit was reached"))
         step_id = failed.step_id if repair else uuid.uuid4().hex[:12]
         attempt = len(failed.attempts) + 1 if repair else 1
-        max_attempts = 1 + cfg.max_repairs
+        max_attempts = 1 + self.max_repairs
         replace = failed.cell_id if repair else None
         user_cell = bool(repair and failed.user_cell)
 
@@ -564,6 +591,8 @@ class _TurnRun:
         except ExecutorError as exc:
             outcome = CellOutcome(status="aborted", cell_id=replace or "", ename="ExecutorError", evalue=str(exc))
         self.ran_code = True
+        if user_cell:
+            self.fix_original = code  # the cell now holds this; a further fix is diffed against it
         if outcome.cell_id:
             self.last_cell_id = outcome.cell_id
         files = self._new_files(before)
@@ -596,7 +625,7 @@ class _TurnRun:
             prev = failed.attempts[-2].signature
             if sig == prev and outcome.status == "error":
                 raise _GaveUp(self._account(failed, "the same error came back after a repair"))
-            if failed.repairs_used >= cfg.max_repairs:
+            if failed.repairs_used >= self.max_repairs:
                 raise _GaveUp(self._account(failed, "the repair limit was reached"))
         if outcome.status in ("timeout", "interrupted"):
             summary += "\n(The cell was stopped. Make it faster, or work on a sample of the data.)"
@@ -606,7 +635,7 @@ class _TurnRun:
         """A plain account for the user when the agent stops repairing."""
         n = len(failed.attempts)
         lines = [f"I stopped trying to fix this cell: {why} ({n} attempt{'s' if n != 1 else ''}, "
-                 f"at most {self.cfg.max_repairs} repairs)."]
+                 f"at most {self.max_repairs} repairs)."]
         lines.append("")
         lines.append("What was tried:")
         for i, att in enumerate(failed.attempts, 1):
@@ -632,6 +661,43 @@ class _TurnRun:
         nb_name = os.path.basename(self.turn.notebook_path)
         changed = [n for n, m in after.items() if (n not in before or before[n] != m) and n != nb_name]
         return [os.path.join(self.notebook_dir, n).replace(os.sep, "/") for n in sorted(changed)[:20]]
+
+
+_CODE_ARG = re.compile(r'"code"\s*:\s*"')
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f"}
+
+
+def partial_code_argument(arguments: str) -> str:
+    """The ``code`` string of a run_code call whose JSON arguments are still streaming."""
+    m = _CODE_ARG.search(arguments)
+    if not m:
+        return ""
+    body = arguments[m.end():]
+    out: list[str] = []
+    i = 0
+    while i < len(body):
+        ch = body[i]
+        if ch == '"':
+            break
+        if ch == "\\":
+            if i + 1 >= len(body):
+                break  # an escape cut in half: wait for the rest
+            nxt = body[i + 1]
+            if nxt == "u":
+                if i + 6 > len(body):
+                    break
+                try:
+                    out.append(chr(int(body[i + 2:i + 6], 16)))
+                except ValueError:
+                    pass
+                i += 6
+                continue
+            out.append(_ESCAPES.get(nxt, nxt))
+            i += 2
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
 
 
 def new_chat_id() -> str:

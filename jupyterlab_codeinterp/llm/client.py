@@ -232,9 +232,12 @@ class ModelClient:
         tools: Optional[list[dict]] = None,
         on_text: Optional[TextCallback] = None,
         on_retry: Optional[Callable[[RetryNotice], Union[Awaitable[None], None]]] = None,
+        on_tool_delta: Optional[Callable[[str, str], Union[Awaitable[None], None]]] = None,
     ) -> ModelReply:
         """One model answer, streamed: text goes to ``on_text`` as it arrives.
 
+        ``on_tool_delta(name, arguments_so_far)`` sees each tool call's arguments grow (the
+        agent previews ``run_code``'s code while it streams).
         Raises :class:`ProviderError`; ``tools_unsupported`` means: ask again without tools
         (``self.protocol`` has already switched to ``codeblocks`` when it was ``auto``).
         """
@@ -243,7 +246,7 @@ class ModelClient:
         while True:
             params = self.build_params(messages, tools)
             try:
-                return await self._stream_once(params, messages, tools, on_text)
+                return await self._stream_once(params, messages, tools, on_text, on_tool_delta)
             except _Adapt as a:
                 adaptations += 1
                 if adaptations > 4:  # pragma: no cover - each quirk is learned once
@@ -278,7 +281,8 @@ class ModelClient:
         return min(0.5 * (2 ** retries), self.max_retry_wait)
 
     async def _stream_once(self, params: dict, messages: list[dict], tools: Optional[list[dict]],
-                           on_text: Optional[TextCallback]) -> ModelReply:
+                           on_text: Optional[TextCallback],
+                           on_tool_delta: Optional[Callable[[str, str], Any]] = None) -> ModelReply:
         try:
             stream = await self._sdk.chat.completions.create(**params)
         except openai.APIStatusError as e:
@@ -313,7 +317,9 @@ class ModelClient:
                             if on_text is not None:
                                 await _maybe_await(on_text(delta.content))
                         for tc in getattr(delta, "tool_calls", None) or []:
-                            calls.feed(tc)
+                            current = calls.feed(tc)
+                            if on_tool_delta is not None and current["name"]:
+                                await _maybe_await(on_tool_delta(current["name"], current["arguments"]))
                     if getattr(choice, "finish_reason", None):
                         reply.finish_reason = choice.finish_reason
         except openai.APITimeoutError:
@@ -638,7 +644,7 @@ class _ToolCallAssembler:
         self._calls: list[dict[str, Any]] = []
         self._by_index: dict[int, dict[str, Any]] = {}
 
-    def feed(self, tc: Any) -> None:
+    def feed(self, tc: Any) -> dict[str, Any]:
         fn = getattr(tc, "function", None)
         name = getattr(fn, "name", None) if fn is not None else None
         args = getattr(fn, "arguments", None) if fn is not None else None
@@ -659,6 +665,7 @@ class _ToolCallAssembler:
             current["name"] += name
         if args is not None:
             current["arguments"] += args if isinstance(args, str) else json.dumps(args)
+        return current
 
     def finish(self, taken: set[str] = frozenset()) -> list[ToolCall]:
         """The complete calls; ids missing, repeated, or already used in the history are
