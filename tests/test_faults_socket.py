@@ -216,3 +216,37 @@ async def test_frame_above_the_socket_limit_closes_with_1009(server, scripted_mo
     other.close()
     chat = history_file(server, "big")
     assert [m["status"] for m in chat["display"] if m["type"] == "turn_end"] == ["stopped", "done"]
+
+
+async def test_tab_closed_while_a_generated_cell_runs_interrupts_it(server, scripted_model):
+    """Nobody is left to watch a generated cell of a closed tab: the turn stops (as with Stop)
+    and the server interrupts the kernel, so a runaway loop does not burn the kernel for ever.
+    The kernel keeps its state."""
+    from hardening_support import kernel_eval
+
+    nb = "closing-cell.ipynb"
+    kernel_id = await server.start_session(nb)
+    await kernel_eval(server, kernel_id, "survivor = 'yes'")
+    scripted_model.set_script(run_code("while True:\n    pass"), text("unused"))
+    tab = await open_tab(server, kernel_id)
+    await tab.prompt("runaway", nb, "spin")
+    while True:
+        msg = await tab.next()
+        if msg["type"] == "executor_request" and msg["action"] == "run_cell":
+            break
+        if msg["type"] == "executor_request":
+            await tab.send({"type": "executor_reply", "request_id": msg["request_id"], "ok": True,
+                            "result": {"cells": []}})
+    kc = tab.kernel_client()
+    kc.execute(msg["code"], allow_stdin=False)  # what the browser does before the tab goes
+    await asyncio.sleep(0.5)
+    tab.ws.close()
+    # the kernel comes back to the user: the loop was interrupted
+    assert (await kernel_eval(server, kernel_id, "print(survivor)", timeout=20)).strip() == "yes"
+    kc.stop_channels()
+    await _until(lambda: "runaway" not in json.dumps(
+        [m.get("status") for m in history_file(server, "runaway")["display"] if m["type"] == "turn_end"]) and
+        any(m["type"] == "turn_end" for m in history_file(server, "runaway")["display"]))
+    chat = history_file(server, "runaway")
+    assert [m["status"] for m in chat["display"] if m["type"] == "turn_end"] == ["stopped"]
+    assert [m["state"] for m in chat["display"] if m["type"] == "step"] == ["running", "interrupted"]

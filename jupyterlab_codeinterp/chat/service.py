@@ -291,7 +291,8 @@ class ChatConnection:
         executor.interrupt = interrupt  # type: ignore[method-assign]
         agent = Agent(config=service.config, model=model, executor=executor, sink=sink, root_dir=service.root_dir)
         turn = Turn(chat_id=msg.chat_id, turn=turn_no, prompt=msg.text, notebook_path=path, mode=msg.mode,
-                    cell_id=msg.cell_id, auto_run=msg.auto_run)
+                    cell_id=msg.cell_id, auto_run=msg.auto_run, max_repairs=msg.max_repairs,
+                    vision=msg.vision, context_token_budget=msg.context_token_budget)
         result: Optional[TurnResult] = None
         try:
             result = await agent.run_turn(turn, chat.get("conversation", []))
@@ -338,11 +339,20 @@ class ChatConnection:
     # ------------------------------------------------------------------ closing
 
     def close(self) -> None:
-        """The socket closed: cancel this connection's turns and fail its pending requests."""
+        """The socket closed: stop this connection's turns, then fail what is still pending.
+
+        Turns are cancelled first, exactly as Stop does: a turn waiting on a cell then takes
+        the Stop path (the kernel is interrupted, the turn saved as "stopped"). Failing the
+        pending requests in the same tick would end it as an executor error instead
+        (``wait_for`` returns a result that is already there rather than the cancellation),
+        leaving a runaway generated cell running in the kernel with nobody to watch it. So
+        the pending requests fail on the next loop pass, after the cancelled turns woke up.
+        """
         self.closed = True
-        self.channel.close("the browser tab disconnected")
+        for task in list(self._tasks):
+            task.cancel()
         for fut in self.approvals.values():
             if not fut.done():
                 fut.cancel()
-        for task in list(self._tasks):
-            task.cancel()
+        self.channel.closed_reason = "the browser tab disconnected"  # no new requests
+        asyncio.get_running_loop().call_soon(self.channel.close, "the browser tab disconnected")
