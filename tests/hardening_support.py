@@ -93,22 +93,26 @@ class Tab(BrowserStandIn):
         outputs: list[dict[str, Any]] = []
         status, ename, evalue, tb, count = "ok", "", "", [], None
         deadline = time.monotonic() + 120
+        seen_ours = False
+        pid = self._kernel_pid()
         while True:
             if time.monotonic() > deadline:
                 raise AssertionError("the cell never finished")
             try:
                 msg = await kc.get_iopub_msg(timeout=0.5)
             except (queue.Empty, asyncio.TimeoutError, TimeoutError):
-                if await self._kernel_restarted(started):
+                if await self._kernel_restarted(pid):
                     status, ename, evalue = "aborted", "ExecutionAborted", "the kernel restarted or died"
                     break
                 continue
             t, c = msg["msg_type"], msg["content"]
-            if t == "status" and c["execution_state"] in ("restarting", "starting", "dead"):
+            if t == "status" and c["execution_state"] in ("restarting", "starting", "dead") and seen_ours:
+                # a kernel that starts again after our cell began: the cell is gone
                 status, ename, evalue = "aborted", "ExecutionAborted", "the kernel restarted or died"
                 break
             if msg["parent_header"].get("msg_id") != msg_id:
                 continue
+            seen_ours = True
             if t == "stream":
                 outputs.append({"output_type": "stream", "name": c["name"], "text": c["text"]})
             elif t in ("execute_result", "display_data"):
@@ -127,13 +131,27 @@ class Tab(BrowserStandIn):
         return {"status": status, "cell_id": cell["id"], "execution_count": count, "outputs": outputs,
                 "ename": ename, "evalue": evalue, "traceback": tb, "elapsed": time.monotonic() - started}
 
-    async def _kernel_restarted(self, since: float) -> bool:
-        """The server's view: did this kernel restart (or die) while the cell ran?"""
+    def _kernel_pid(self) -> Optional[int]:
+        import psutil
+
+        try:
+            for child in psutil.Process(self.server.proc.pid).children(recursive=True):
+                if any(self.kernel_id in part for part in child.cmdline()):
+                    return child.pid
+        except psutil.Error:
+            pass
+        return None
+
+    async def _kernel_restarted(self, pid: Optional[int]) -> bool:
+        """Did this kernel restart (or die) while the cell ran? (its process changed, or the
+        server says so)"""
+        if pid is not None and self._kernel_pid() != pid:
+            return True
         resp = await self.server.fetch(f"api/kernels/{self.kernel_id}")
         if resp.code != 200:
             return True
         state = json.loads(resp.body).get("execution_state")
-        return state in ("restarting", "starting", "dead")
+        return state in ("restarting", "dead")
 
     async def serve_until(self, types: set[str], timeout: float = 60) -> dict[str, Any]:  # type: ignore[override]
         """As the stand-in, but approval requests are left alone when ``approve`` is None."""

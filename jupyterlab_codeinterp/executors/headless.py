@@ -57,6 +57,66 @@ def write_notebook_atomically(nb: Any, path: str) -> None:
         raise
 
 
+#: characters of a cell's stream output kept from its start, and from its end, once it is long
+OUTPUT_HEAD_CHARS = 1_000_000
+OUTPUT_TAIL_CHARS = 100_000
+
+
+@dataclass
+class _Clip:
+    kept: int = 0
+    dropped: int = 0
+    tail: str = ""
+    name: str = "stdout"
+
+
+class _BoundedClient(NotebookClient):
+    """nbclient that keeps at most the head and the tail of a cell's stream output.
+
+    nbclient stores every stream message of a cell; a generated ``print`` in a loop can
+    produce gigabytes. We keep the first OUTPUT_HEAD_CHARS characters, then only a rolling
+    tail, and close the cell with a note of how much was left out (see :meth:`finish_cell`).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._clips: dict[int, _Clip] = {}
+
+    def output(self, outs: list, msg: dict, display_id: Any, cell_index: int) -> Any:
+        parent = msg.get("parent_header", {}).get("msg_id")
+        if msg.get("msg_type") != "stream" or self.output_hook_stack[parent]:
+            return super().output(outs, msg, display_id, cell_index)
+        clip = self._clips.setdefault(cell_index, _Clip())
+        text = msg.get("content", {}).get("text", "") or ""
+        room = OUTPUT_HEAD_CHARS - clip.kept
+        if len(text) <= room and not clip.dropped:
+            clip.kept += len(text)
+            return super().output(outs, msg, display_id, cell_index)
+        head, rest = (text[:room], text[room:]) if room > 0 else ("", text)
+        out = None
+        if head:
+            clip.kept += len(head)
+            out = super().output(outs, {**msg, "content": {**msg["content"], "text": head}}, display_id,
+                                 cell_index)
+        clip.dropped += len(rest)
+        clip.tail = (clip.tail + rest)[-OUTPUT_TAIL_CHARS:]
+        clip.name = msg["content"].get("name", "stdout")
+        return out
+
+    def clear_output(self, outs: list, msg: dict, cell_index: int) -> None:
+        self._clips.pop(cell_index, None)
+        super().clear_output(outs, msg, cell_index)
+
+    def finish_cell(self, cell: Any, cell_index: int) -> None:
+        """Close a clipped cell's output with the note and the tail."""
+        clip = self._clips.pop(cell_index, None)
+        if clip is None or not clip.dropped:
+            return
+        cut = clip.dropped - len(clip.tail)
+        note = f"\n... [{cut} characters of output not kept] ...\n" if cut > 0 else ""
+        cell.outputs.append(nbformat.v4.new_output("stream", name=clip.name, text=note + clip.tail))
+
+
 class HeadlessExecutor(NotebookExecutor):
     """A notebook file plus a kernel of its own."""
 
@@ -80,7 +140,7 @@ class HeadlessExecutor(NotebookExecutor):
         self.kernel_name = kernel_name or self.nb.metadata.get("kernelspec", {}).get("name") or "python3"
         self.startup_timeout = startup_timeout
         self.km: Optional[AsyncKernelManager] = None
-        self.client: Optional[NotebookClient] = None
+        self.client: Optional[_BoundedClient] = None
         self._probe_client: Any = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -89,7 +149,7 @@ class HeadlessExecutor(NotebookExecutor):
         self.km = AsyncKernelManager(kernel_name=self.kernel_name)
         cwd = os.path.dirname(self.path)
         os.makedirs(cwd, exist_ok=True)
-        self.client = NotebookClient(
+        self.client = _BoundedClient(
             self.nb, km=self.km, allow_errors=True, timeout=600, interrupt_on_timeout=True,
             startup_timeout=int(self.startup_timeout), resources={"metadata": {"path": cwd}},
             record_timing=False,
@@ -115,6 +175,8 @@ class HeadlessExecutor(NotebookExecutor):
                 continue
             except DeadKernelError as exc:
                 raise ExecutorError(f"the kernel died while restoring cell {index + 1}") from exc
+            finally:
+                self.client.finish_cell(cell, index)
             report.cells_run += 1
             ename, evalue, _ = _error_fields(cell.outputs)
             if ename:
@@ -178,7 +240,10 @@ class HeadlessExecutor(NotebookExecutor):
         self.client.timeout = max(1, int(timeout))
         started = time.monotonic()
         status = "ok"
-        inner = asyncio.ensure_future(self.client.async_execute_cell(cell, index))
+        client = self.client
+        client._clips.pop(index, None)
+        inner = asyncio.ensure_future(client.async_execute_cell(cell, index))
+        inner.add_done_callback(lambda _f: client.finish_cell(cell, index))
         try:
             # shielded: cancelling nbclient mid-cell makes it report a dead kernel; on Stop we
             # interrupt the kernel instead and let the cell finish with its KeyboardInterrupt
@@ -194,6 +259,7 @@ class HeadlessExecutor(NotebookExecutor):
         except CellTimeoutError:
             status = "timeout"
         except DeadKernelError:
+            self._save_quietly()  # the cell the kernel died in is part of the record too
             return CellOutcome(status="aborted", cell_id=cell.id, ename="DeadKernelError",
                                evalue="the kernel died while running this cell", elapsed=time.monotonic() - started)
         elapsed = time.monotonic() - started
