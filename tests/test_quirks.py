@@ -221,3 +221,24 @@ async def test_tool_call_ids_missing_or_repeated_pair_correctly(executor, script
         assert f"result {letter}" in results[c["id"]]  # each result went to its own call
     assert [c.source for c in executor.nb.cells] == [
         "print('result A')", "print('result B')", "print('result C')"]
+
+
+# ---------------------------------------------------------------------------- code instead of a call
+
+
+async def test_python_block_instead_of_a_tool_call_runs_once(executor, scripted_model,
+                                                             scripted_config):
+    """Offered tools, Qwen2.5-Coder-1.5B at temperature 0 answered with a ```python block
+    and no call. Before any code ran in the turn, that block is run (once); a snippet in the
+    final answer after code ran is not."""
+    scripted_model.set_quirks(strict_tool_ids=True)
+    scripted_model.set_script(
+        text("You can use the following code:\n\n```python\n" + COUNTED + "\n```\n\nThis prints it."),
+        lambda req: text("6 * 7 is 42. To reuse it:\n\n```python\nprint(6 * 7)\n```")
+        if "42" in str(req["messages"][-1]["content"]) else text("no result?"))
+    result, sink = await run_turn(scripted_config, executor)
+    assert result.status == "done", (result.answer, sink.errors())
+    assert result.answer.startswith("6 * 7 is 42.")
+    assert await kernel_value(executor, "runs") == "1"
+    assert len(executor.nb.cells) == 1 and len(scripted_model.requests) == 2
+    assert "tools" in scripted_model.requests[1]  # still the tools protocol
