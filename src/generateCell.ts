@@ -235,7 +235,8 @@ export class GenerateCellManager {
       .filter(i => i.kind === 'text')
       .map(i => (i as { text: string }).text)
       .join('');
-    const code = streamingCode(text);
+    // tool protocol: code_delta; code-block protocol: the fenced block in the text
+    const code = turn.codePreview ?? streamingCode(text);
     if (code === null) {
       return previewId;
     }

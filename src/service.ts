@@ -181,7 +181,10 @@ export class CodeInterpService implements ICodeInterp {
       mode: options.mode ?? 'chat',
       cell_id: options.cellId ?? null,
       model: this.model || null,
-      auto_run: this._settings.autoRun
+      auto_run: this._settings.autoRun,
+      max_repairs: this._settings.maxRepairs,
+      vision: this._settings.vision,
+      context_token_budget: this._settings.contextTokenBudget
     };
     chat.addPending(id, { text, mode: msg.mode, cell_id: msg.cell_id });
     this.socket.send(msg);

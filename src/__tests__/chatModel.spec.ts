@@ -222,4 +222,54 @@ describe('ChatModel', () => {
       expect(newChatId()).toMatch(/^[A-Za-z0-9_-]{1,64}$/);
     }
   });
+
+  it('streams code_delta into a preview until the step starts', () => {
+    const chat = new ChatModel('nb.ipynb', CHAT);
+    chat.apply({
+      type: 'turn_start',
+      chat_id: CHAT,
+      turn: 1,
+      mode: 'generate',
+      prompt: 'p'
+    });
+    chat.apply({ type: 'code_delta', chat_id: CHAT, turn: 1, text: 'print(' });
+    chat.apply({ type: 'code_delta', chat_id: CHAT, turn: 1, text: '1)' });
+    expect(chat.turns[0].codePreview).toBe('print(1)');
+    chat.apply({
+      type: 'step',
+      chat_id: CHAT,
+      turn: 1,
+      step_id: 's',
+      tool: 'run_code',
+      state: 'running',
+      code: 'print(1)'
+    });
+    expect(chat.turns[0].codePreview).toBeUndefined();
+  });
+
+  it('shows notices as one updating line', () => {
+    const chat = new ChatModel('nb.ipynb', CHAT);
+    chat.apply({
+      type: 'turn_start',
+      chat_id: CHAT,
+      turn: 1,
+      mode: 'chat',
+      prompt: 'p'
+    });
+    chat.apply({
+      type: 'notice',
+      chat_id: CHAT,
+      turn: 1,
+      text: 'retrying in 2 s'
+    });
+    chat.apply({
+      type: 'notice',
+      chat_id: CHAT,
+      turn: 1,
+      text: 'retrying in 4 s'
+    });
+    expect(chat.turns[0].items).toEqual([
+      { kind: 'note', text: 'retrying in 4 s' }
+    ]);
+  });
 });

@@ -567,6 +567,21 @@ export function TurnView(props: {
               return null;
           }
         })}
+        {running && turn.codePreview && (
+          <section
+            className="jp-codeinterp-step jp-codeinterp-step-running"
+            aria-label={trans.__('Code being written')}
+          >
+            <header className="jp-codeinterp-step-header">
+              <span className="jp-codeinterp-step-title">
+                {trans.__('Writing code…')}
+              </span>
+            </header>
+            <pre className="jp-codeinterp-code">
+              <code>{turn.codePreview}</code>
+            </pre>
+          </section>
+        )}
         {running && (
           <div
             className="jp-codeinterp-thinking"

@@ -50,6 +50,8 @@ export interface ITurnView {
   context?: { tokens: number; notes: string[] };
   /** The prompt that started the turn, for Retry. */
   request?: Pick<PromptMsg, 'text' | 'mode' | 'cell_id'>;
+  /** Code of a run_code call while it streams (code_delta), until its step starts. */
+  codePreview?: string;
 }
 
 /** A message shown outside any turn (e.g. a prompt the server refused). */
@@ -297,11 +299,34 @@ export class ChatModel {
         this._breakText.delete(turn.turn);
         break;
       }
+      case 'code_delta': {
+        const turn = this._turnFor(msg.chat_id, msg.turn);
+        if (!turn) {
+          return false;
+        }
+        turn.codePreview = (turn.codePreview ?? '') + msg.text;
+        break;
+      }
+      case 'notice': {
+        const turn = this._turnFor(msg.chat_id, msg.turn);
+        if (!turn) {
+          return false;
+        }
+        // consecutive notices (e.g. "retrying in 2 s", "retrying in 4 s") replace each other
+        const last = turn.items[turn.items.length - 1];
+        if (last && last.kind === 'note') {
+          last.text = msg.text;
+        } else {
+          turn.items.push({ kind: 'note', text: msg.text });
+        }
+        break;
+      }
       case 'step': {
         const turn = this._turnFor(msg.chat_id, msg.turn);
         if (!turn) {
           return false;
         }
+        delete turn.codePreview;
         const previous = this._steps.get(msg.step_id);
         const view: IStepView = { ...(previous ?? {}), ...msg };
         if (msg.state === 'running') {
