@@ -62,4 +62,47 @@ test.describe('generate-and-run', () => {
       )
       .toBe(0);
   });
+
+  test('the code streams into the new cell while the model writes it', async ({
+    page,
+    request
+  }) => {
+    await newNotebook(page, 'stream.ipynb');
+    await page.notebook.setCell(0, 'code', 'x = 1');
+    await page.notebook.runCell(0);
+    await page.notebook.selectCells(0);
+    await page.keyboard.press('Escape');
+    const code = Array.from(
+      { length: 12 },
+      (_, i) => `print("line ${i}")`
+    ).join('\n');
+    await scriptModel(request, {
+      replies: [runCode(code), text('Printed twelve lines.')],
+      quirks: { chunk_delay: 0.1 }
+    });
+    await page.evaluate(async () => {
+      await window.jupyterapp.commands.execute('codeinterp:generate-cell');
+    });
+    const box = page.locator('.jp-codeinterp-generate');
+    await box.locator('textarea').fill('print twelve lines');
+    await box.locator('textarea').press('Enter');
+    // a preview cell below the active cell fills up before anything runs
+    await expect
+      .poll(
+        async () => {
+          const cells = await notebookCells(page);
+          const preview = cells.find(c => c.metadata?.codeinterp?.preview);
+          return preview ? source(preview).length : 0;
+        },
+        { timeout: 60000, intervals: [100] }
+      )
+      .toBeGreaterThan(0);
+    await expect(box).toHaveCount(0, { timeout: 90000 });
+    const cells = await notebookCells(page);
+    const generated = cells.filter(c => c.metadata?.codeinterp);
+    expect(generated).toHaveLength(1);
+    expect(generated[0].metadata.codeinterp.preview).toBeUndefined();
+    expect(source(generated[0])).toBe(code);
+    expect(outputText(generated[0])).toContain('line 11');
+  });
 });
