@@ -57,6 +57,8 @@ def make_config(args: argparse.Namespace) -> CodeInterp:
         cfg.max_repairs = args.max_repairs
     if getattr(args, "protocol", None):
         cfg.protocol = args.protocol
+    if getattr(args, "prompt_style", None):
+        cfg.prompt_style = args.prompt_style
     return cfg
 
 
@@ -158,7 +160,9 @@ async def run_headless(args: argparse.Namespace) -> int:
         print(result.answer)
         u = result.usage
         cost = f", ${u.cost:.4f}" if u.cost is not None else ""
-        print(f"tokens: {u.prompt_tokens} in, {u.completion_tokens} out{cost}; notebook: {path}", file=sys.stderr)
+        approx = "~" if u.estimated else ""
+        print(f"tokens: {approx}{u.prompt_tokens} in, {approx}{u.completion_tokens} out{cost}; notebook: {path}",
+              file=sys.stderr)
         return EXIT_OK if result.status == "done" else EXIT_GAVE_UP
     finally:
         try:
@@ -189,6 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--base-url", help="OpenAI-compatible endpoint (default: $OPENAI_BASE_URL)")
         p.add_argument("--api-key", help="API key (default: $OPENAI_API_KEY)")
         p.add_argument("--protocol", choices=["auto", "tools", "codeblocks"], help="how the model runs code")
+        p.add_argument("--prompt-style", choices=["full", "compact"],
+                       help="system prompt: full, or compact for small local models")
 
     run = sub.add_parser("run", help="run a request against a notebook and write the cells back")
     run.add_argument("notebook", help="the .ipynb file (created if missing)")

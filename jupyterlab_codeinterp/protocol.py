@@ -33,6 +33,8 @@ class Usage(_Msg):
     completion_tokens: int = 0
     total_tokens: int = 0
     cost: Optional[float] = None
+    estimated: bool = False
+    """True when the endpoint reported no usage and the counts are our estimate."""
 
 
 class CellOutcome(_Msg):

@@ -38,6 +38,8 @@ export interface Usage {
   completion_tokens?: number;
   total_tokens?: number;
   cost?: number | null;
+  /** True when the endpoint reported no usage and the counts are our estimate. */
+  estimated?: boolean;
 }
 
 /** What running one cell produced, as the frontend executor reports it. */

@@ -145,6 +145,7 @@ def to_usage(config: CodeInterp, model: str, usage: TokenUsage) -> Usage:
         completion_tokens=usage.completion_tokens,
         total_tokens=usage.total_tokens,
         cost=price_of(config, model, usage),
+        estimated=usage.estimated,
     )
 
 

@@ -318,8 +318,10 @@ class ChatConnection:
             total[key] = int(total.get(key) or 0) + getattr(result.usage, key)
         if result.usage.cost is not None:
             total["cost"] = round(float(total.get("cost") or 0) + result.usage.cost, 6)
+        total["estimated"] = bool(total.get("estimated")) or result.usage.estimated
         chat_usage = Usage(prompt_tokens=total["prompt_tokens"], completion_tokens=total["completion_tokens"],
-                           total_tokens=total["total_tokens"], cost=total.get("cost"))
+                           total_tokens=total["total_tokens"], cost=total.get("cost"),
+                           estimated=total["estimated"])
         end = TurnEndMsg(chat_id=msg.chat_id, turn=turn_no, status=result.status, answer=result.answer,
                          usage=result.usage, chat_usage=chat_usage)
         # Save, free the chat, then say the turn ended: a client may send the next prompt
