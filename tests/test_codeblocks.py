@@ -226,3 +226,35 @@ def test_same_call_printed_twice_is_returned_once():
 
 def test_malformed_call_json_is_not_invented():
     assert parse_textual_tool_calls('{"name": "run_code", "arguments": {"code": "x', TOOLS) == []
+
+
+# Seen from Qwen2.5-Coder-1.5B on llama.cpp: a Python triple-quoted string inside the "JSON"
+# call, with escapes meant verbatim, and once the closing braces and fence missing.
+QWEN_TRIPLE = '''```json
+{
+  "name": "run_code",
+  "arguments": {
+    "code": """
+import pandas as pd
+print("Totals:")
+print("\\nGrowth in %:")
+"""
+  }
+}
+```'''
+
+
+def test_triple_quoted_code_is_taken_verbatim():
+    calls = parse_textual_tool_calls(QWEN_TRIPLE, {"run_code"})
+    assert len(calls) == 1
+    code = json.loads(calls[0].arguments)["code"]
+    compile(code, "cell", "exec")
+    assert 'print("\\nGrowth in %:")' in code
+    assert code.startswith("import pandas as pd")
+
+
+def test_triple_quoted_call_without_closing_braces():
+    unclosed = QWEN_TRIPLE.rsplit("}", 2)[0].rstrip() + "\n"
+    calls = parse_textual_tool_calls(unclosed.replace("```json", "").strip(), {"run_code"})
+    assert len(calls) == 1
+    compile(json.loads(calls[0].arguments)["code"], "cell", "exec")

@@ -279,12 +279,39 @@ _JSON_LANGS = frozenset({"json", "json5", "jsonc", "tool_call", "tool_code", "to
 _DECODER = json.JSONDecoder(strict=False)  # models put raw newlines inside JSON strings
 
 
+_TRIPLE_QUOTED = re.compile(r'("""|\'\'\')(.*?)(?:\1|\Z)', re.S)
+
+
+def _triple_quoted_as_json(s: str) -> str:
+    """Python triple-quoted strings as JSON strings of their raw text.
+
+    Small models (Qwen2.5-Coder among them) put triple-quoted strings in their "JSON"
+    tool calls. Their intent is the text verbatim: ``print("\\n")`` inside must stay a
+    backslash-n, which Python's own string rules would turn into a real line break.
+    """
+    return _TRIPLE_QUOTED.sub(lambda m: json.dumps(m.group(2).strip("\n")), s)
+
+
+def _load_triple_quoted(s: str, start: int) -> tuple[Any, int]:
+    """A call with triple-quoted strings, closing braces the model forgot; consumes the rest."""
+    fixed = _triple_quoted_as_json(s[start:])
+    for closers in ("", "}", "}}", "}}}"):
+        try:
+            value, _ = _DECODER.raw_decode(fixed.rstrip() + closers)
+            return value, len(s)
+        except ValueError:
+            continue
+    raise ValueError("no value")
+
+
 def _load_value(s: str, start: int = 0) -> tuple[Any, int]:
     """Decode one JSON value at ``start``; Python-literal dicts (single quotes) as a fallback."""
     try:
         return _DECODER.raw_decode(s, start)
     except ValueError:
         pass
+    if '"""' in s[start:] or "\'\'\'" in s[start:]:
+        return _load_triple_quoted(s, start)
     # a Python dict literal: find the balanced end and literal_eval it
     end = _balanced_end(s, start)
     if end is None:
