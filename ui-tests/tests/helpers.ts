@@ -87,11 +87,14 @@ export async function newNotebook(
   name: string
 ): Promise<void> {
   await page.notebook.createNew(name);
-  await page.waitForSelector(
-    '.jp-Notebook-ExecutionIndicator[data-status="idle"]',
-    {
-      timeout: 60000
-    }
+  // the toolbar's kernel indicator may be hidden in a narrow main area: ask the session
+  await page.waitForFunction(
+    () => {
+      const panel = (window as any).jupyterapp.shell.currentWidget;
+      return panel?.sessionContext?.session?.kernel?.status === 'idle';
+    },
+    undefined,
+    { timeout: 60000 }
   );
 }
 
