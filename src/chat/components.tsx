@@ -716,6 +716,12 @@ function HistoryList(props: {
   const { chat, actions, onClose } = props;
   const { trans, service } = actions;
   const [chats, setChats] = React.useState<Record<string, any>[] | null>(null);
+  const dialog = React.useRef<HTMLDivElement>(null);
+  React.useEffect(() => {
+    dialog.current
+      ?.querySelector<HTMLButtonElement>('.jp-codeinterp-newchat')
+      ?.focus();
+  }, []);
   const [error, setError] = React.useState('');
   React.useEffect(() => {
     service
@@ -741,6 +747,14 @@ function HistoryList(props: {
       className="jp-codeinterp-history"
       role="dialog"
       aria-label={trans.__('Chat history')}
+      ref={dialog}
+      onKeyDown={e => {
+        if (e.key === 'Escape') {
+          e.preventDefault();
+          e.stopPropagation();
+          onClose();
+        }
+      }}
     >
       <div className="jp-codeinterp-history-header">
         <span>{trans.__('Chats of this notebook')}</span>
