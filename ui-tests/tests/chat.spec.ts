@@ -154,4 +154,31 @@ test.describe('chat', () => {
       .click();
     await expect(items).toHaveCount(0);
   });
+
+  test('a generated cell calling input() fails fast instead of hanging', async ({
+    page,
+    request
+  }) => {
+    await newNotebook(page, 'stdin.ipynb');
+    await scriptModel(request, [
+      runCode('name = input("Your name? ")\nprint(name)'),
+      runCode('name = "Ada"\nprint(name)'),
+      text('Used a fixed name: Ada.')
+    ]);
+    const chat = await openChat(page);
+    await sendPrompt(page, 'greet me');
+    await waitForTurnEnd(page);
+    await expect(chat.locator('.jp-codeinterp-attempt')).toHaveText(
+      /attempt 2 of 4/
+    );
+    const requests = await modelRequests(request);
+    expect(JSON.stringify(requests[1].messages)).toMatch(
+      /StdinNotImplementedError|input/
+    );
+    const generated = (await notebookCells(page)).filter(
+      c => c.metadata?.codeinterp?.generated
+    );
+    expect(generated).toHaveLength(1);
+    expect(outputText(generated[0])).toContain('Ada');
+  });
 });
