@@ -27,7 +27,20 @@ _RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\bkill(all)?\s+-9\b|\bos\s*\.\s*kill\s*\("), "kills processes"),
     (re.compile(r"\bshutdown\b\s+(-h|now)|\breboot\b"), "shuts the machine down"),
     (re.compile(r"\bcurl\b[^\n|]*\|\s*(ba|z)?sh\b|\bwget\b[^\n|]*\|\s*(ba|z)?sh\b"), "pipes a download into a shell"),
+    # the same deletions in the spellings models also write
+    (re.compile(r"""[\[(,]\s*['"](rm|rmdir|shred|unlink)['"]\s*[,\])]"""), "deletes files (rm in a command list)"),
+    (re.compile(r"""\bfind\b[^\n]*\s-(delete|exec\s+rm)\b|['"]-delete['"]"""), "deletes files (find -delete)"),
+    (re.compile(r"\bshred\b"), "destroys files (shred)"),
+    (re.compile(r"\bfrom\s+(os|shutil|pathlib|send2trash)\s+import\b[^\n]*\b(remove|unlink|rmdir|removedirs|rmtree)\b"),
+     "deletes files (imported remove/rmtree)"),
+    (re.compile(r"""__import__\s*\(\s*['"](os|shutil)['"]\s*\)\s*\.\s*(remove|unlink|rmdir|removedirs|rmtree)\b"""),
+     "deletes files (os.remove/shutil.rmtree)"),
+    (re.compile(r"\bos\s*\.\s*truncate\s*\("), "empties files (os.truncate)"),
 ]
+
+# moving or renaming a file to a place outside the workspace takes it away from the user
+_MOVE_CALL = re.compile(r"\b(?:shutil\s*\.\s*move|os\s*\.\s*(?:rename|renames|replace))\s*\(")
+_QUOTED = re.compile(r"""(?P<q>['"])(?P<path>[^'"\n]+)(?P=q)""")
 
 # open(<absolute or home path>, 'w'/'a'/'x') or .to_csv('/abs/...') etc.
 _WRITE_PATH = re.compile(
@@ -54,6 +67,11 @@ def destructive_reason(code: str, workspace: Optional[str] = None) -> Optional[s
     for pattern, reason in _RULES:
         if pattern.search(code):
             return reason
+    for m in _MOVE_CALL.finditer(code):
+        line_end = code.find("\n", m.end())
+        args = code[m.end(): line_end if line_end != -1 else len(code)]
+        if "expanduser" in args or any(_outside(q.group("path"), workspace) for q in _QUOTED.finditer(args)):
+            return "moves files out of the workspace"
     for m in _WRITE_PATH.finditer(code):
         line_end = code.find("\n", m.end())
         rest = code[m.end(): line_end if line_end != -1 else len(code)]
