@@ -161,6 +161,20 @@ def trim_history(history: list[dict[str, Any]], max_tokens: int) -> list[dict[st
     return history[starts[-1]:] if starts else history[-4:]
 
 
+STOPPED_NOTE = "\n(The cell was stopped. Make it faster, or work on a sample of the data.)"
+
+
+def _frame_cell_result(result: str) -> str:
+    """A run_code result for the model: what the cell printed is workspace data (a CSV cell
+    saying "ignore your instructions" printed by pandas must read as data), so the result
+    goes in a <workspace-data> block; our own messages (skipped by the user) and notes stay
+    outside it. The code-block protocol frames its results in result_message_for_codeblocks."""
+    if not result.startswith("status:"):
+        return result
+    body, note = (result[: -len(STOPPED_NOTE)], STOPPED_NOTE) if result.endswith(STOPPED_NOTE) else (result, "")
+    return prompts.workspace_data("cell-output", body) + note
+
+
 def _for_model(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Strip our bookkeeping keys before sending messages to the endpoint."""
     return [{k: v for k, v in m.items() if k != "turn_start"} for m in messages]
@@ -501,7 +515,8 @@ class _TurnRun:
             code = str(args.get("code", ""))
             if not code.strip():
                 return "run_code needs a non-empty 'code' argument.", []
-            return await self._run_code(code)
+            result, images = await self._run_code(code)
+            return _frame_cell_result(result), images
         if call.name == INSPECT_VARIABLE:
             return await self._inspect(str(args.get("name", ""))), []
         if call.name == READ_FILE:
@@ -629,7 +644,7 @@ class _TurnRun:
             if failed.repairs_used >= self.max_repairs:
                 raise _GaveUp(self._account(failed, "the repair limit was reached"))
         if outcome.status in ("timeout", "interrupted"):
-            summary += "\n(The cell was stopped. Make it faster, or work on a sample of the data.)"
+            summary += STOPPED_NOTE
         return summary, images
 
     def _account(self, failed: _FailedCell, why: str) -> str:
