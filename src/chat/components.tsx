@@ -409,7 +409,7 @@ export function StepCard(props: {
                 onClick={() => actions.openFile(path)}
                 title={trans.__('Open %1', path)}
               >
-                {path}
+                {path.split('/').pop()}
               </button>
             </li>
           ))}
