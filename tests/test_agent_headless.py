@@ -346,3 +346,19 @@ async def test_code_streams_as_a_preview_and_per_turn_settings_apply(workspace, 
     assert "".join(previews).startswith(code) and len(previews) > 1
     assert result.status == "gave_up" and "at most 1 repairs" in result.answer
     assert [s.max_attempts for s in sink.steps("error")] == [2, 2]
+
+
+async def test_a_model_repeating_a_successful_cell_is_stopped(workspace, scripted_model, scripted_config):
+    """Seen with small local models: the same working call again and again instead of an answer."""
+    tmp_path, executor = workspace
+    code = "counter = globals().get('counter', 0) + 1\nprint('total', 790.0)"
+    scripted_model.set_script(*[run_code(code)] * 5)
+    sink = CollectingSink()
+    client = ModelClient(scripted_config)
+    agent = Agent(config=scripted_config, model=client, executor=executor, sink=sink, root_dir=str(tmp_path))
+    result = await agent.run_turn(Turn(chat_id="c11", turn=1, prompt="x", notebook_path="analysis.ipynb"), [])
+    await client.close()
+    assert result.status == "done" and "790.0" in result.answer
+    assert len(executor.nb.cells) == 1 and len(scripted_model.requests) == 3
+    tool = [m for m in scripted_model.requests[2]["messages"] if m["role"] == "tool"][-1]["content"]
+    assert "already ran successfully" in tool

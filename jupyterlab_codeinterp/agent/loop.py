@@ -132,6 +132,14 @@ class _Rejected(Exception):
     pass
 
 
+class _Finished(Exception):
+    """The turn's work is done although the model did not say so (it repeats itself)."""
+
+    def __init__(self, answer: str) -> None:
+        super().__init__(answer)
+        self.answer = answer
+
+
 def price_of(config: CodeInterp, model: str, usage: TokenUsage) -> Optional[float]:
     """USD for ``usage``: c.CodeInterp.prices, then the built-in table; None if unknown."""
     from ..llm.prices import cost_of
@@ -227,6 +235,8 @@ class _TurnRun:
         self.ran_code = False
         self.last_summary = ""
         self.fix_original = ""
+        self.ran_ok: set[str] = set()
+        self.repeats = 0
         self._last_error: Optional[ProviderError] = None
         self.auto_run = self.cfg.auto_run if turn.auto_run is None else turn.auto_run
         self.max_repairs = self.cfg.max_repairs if turn.max_repairs is None else turn.max_repairs
@@ -300,6 +310,9 @@ class _TurnRun:
         except _GaveUp as gave_up:
             self.new_messages.append({"role": "assistant", "content": gave_up.account})
             return self._end("gave_up", gave_up.account)
+        except _Finished as finished:
+            self.new_messages.append({"role": "assistant", "content": finished.answer})
+            return self._end("done", finished.answer)
         except _Rejected:
             answer = "You rejected the proposed fix; your cell is unchanged."
             self.new_messages.append({"role": "assistant", "content": answer})
@@ -423,8 +436,11 @@ class _TurnRun:
             self.new_messages.append(msg)
             return True, answer
 
-        if self.codeblocks:
-            # a code-block model printed a tool call as text: run its code once, as a block
+        if self.codeblocks or not reply.tool_calls:
+            # A tool call printed as text (code-block models, and small models offered tools):
+            # run its code once and answer in text, as for a code block. Chat templates of
+            # local servers often drop tool_calls/tool messages the model never produced
+            # natively, and the model would then not see its own result and call again.
             codes = [self._code_of(c) for c in calls if c.name == RUN_CODE]
             codes = [c for c in codes if c]
             if codes:
@@ -566,6 +582,13 @@ class _TurnRun:
             return StepMsg(chat_id=turn.chat_id, turn=turn.turn, step_id=step_id, tool=RUN_CODE, state=state,
                            **fields)
 
+        if not repair and _normalized(code) in self.ran_ok:
+            # small models re-send a cell that already worked instead of answering
+            self.repeats += 1
+            if self.repeats >= 2:
+                raise _Finished(self._fallback_answer())
+            return ("This exact code already ran successfully in this turn; its output is above. "
+                    "Do not run it again: answer the user's request now, in words."), []
         reason = destructive_reason(code, self.workspace)
         needs_approval = user_cell or reason is not None or not self.auto_run
         if needs_approval:
@@ -628,6 +651,7 @@ class _TurnRun:
             raise _GaveUp(f"I could not run code in the notebook: {outcome.evalue}")
         if outcome.status == "ok":
             self.failed = None
+            self.ran_ok.add(_normalized(code))
             return summary, images
         # a failure: this cell's next code is its repair
         sig = error_signature(outcome) if outcome.status == "error" else outcome.status
@@ -677,6 +701,10 @@ class _TurnRun:
         nb_name = os.path.basename(self.turn.notebook_path)
         changed = [n for n, m in after.items() if (n not in before or before[n] != m) and n != nb_name]
         return [os.path.join(self.notebook_dir, n).replace(os.sep, "/") for n in sorted(changed)[:20]]
+
+
+def _normalized(code: str) -> str:
+    return "\n".join(line.rstrip() for line in code.strip().splitlines() if line.strip())
 
 
 _CODE_ARG = re.compile(r'"code"\s*:\s*"')
