@@ -8,13 +8,15 @@ from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.utils import url_path_join
+from tornado.ioloop import IOLoop
 
 from .chat.history import ChatStore
 from .chat.service import ChatService
 from .config import CodeInterp
 from .context.gather import gather_context
 from .context.kernel_probe import KernelClientPool
-from .handlers import ChatWebSocketHandler, ConfigHandler, ContextHandler
+from .handlers import ChatWebSocketHandler, ConfigHandler, ContextHandler, LoopLagHandler
+from .loop_lag import LoopLagMonitor, interval_from_env
 
 
 class CodeInterpState:
@@ -120,6 +122,9 @@ class CodeInterpExtension(ExtensionApp):
         config = CodeInterp(parent=self.serverapp)
         self.state = CodeInterpState(config=config, serverapp=self.serverapp, log=self.log)
         self.settings["codeinterp"] = self.state
+        interval = interval_from_env()
+        self.loop_lag = LoopLagMonitor(interval) if interval is not None else None
+        self.settings["codeinterp_loop_lag"] = self.loop_lag
         where = config.base_url or "the OpenAI API"
         self.log.info("jupyterlab-codeinterp: model %s at %s", config.effective_model(), where)
 
@@ -130,8 +135,14 @@ class CodeInterpExtension(ExtensionApp):
             (url_path_join(prefix, "context"), ContextHandler),
             (url_path_join(prefix, "chat"), ChatWebSocketHandler),
         ])
+        if self.loop_lag is not None:  # opt-in (CODEINTERP_DEBUG_LOOP_LAG), for bench/bench_load.py
+            self.handlers.append((url_path_join(prefix, "debug", "loop-lag"), LoopLagHandler))
+            IOLoop.current().add_callback(self.loop_lag.start)
+            self.log.info("jupyterlab-codeinterp: sampling event-loop lag every %g ms", self.loop_lag.interval * 1000)
 
     async def stop_extension(self) -> None:
+        if getattr(self, "loop_lag", None) is not None:
+            self.loop_lag.stop()
         state = getattr(self, "state", None)
         if state is not None:
             await state.close()

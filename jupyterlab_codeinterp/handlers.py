@@ -108,3 +108,20 @@ class ChatWebSocketHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
         if self.connection is not None:
             self.connection.close()
             self.connection = None
+
+
+class LoopLagHandler(_Base):
+    """``GET codeinterp/debug/loop-lag``: only routed when CODEINTERP_DEBUG_LOOP_LAG is set."""
+
+    auth_resource = "codeinterp"
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        monitor = self.settings["codeinterp_loop_lag"]
+        data = monitor.stats()
+        data["chats_running"] = len(self.codeinterp.chat_service.running)
+        if self.get_query_argument("reset", ""):
+            monitor.reset()
+        self.finish(json.dumps(data))
+

@@ -1,0 +1,266 @@
+"""Load: N concurrent chats streaming from the scripted model against one real jupyter server.
+
+Three processes, so the measured server's event loop is honest: the scripted
+OpenAI-compatible model (tests/scripted_model.py), the jupyter server with the extension
+(started with CODEINTERP_DEBUG_LOOP_LAG=1, so it samples its own loop lag and serves it at
+``GET codeinterp/debug/loop-lag``), and this script, which plays N browser tabs: one chat
+socket per chat, each sending prompts, answering the server's ``read_cells`` request and
+reading the streamed answer to its ``turn_end``.
+
+Reports (no asserts): the server's event-loop lag p50/p99/max while the chats stream,
+server memory per chat (RSS peak during the run minus RSS before the sockets opened, over
+N), throughput (turns/s, streamed chunks/s), and time to the first streamed chunk.
+
+    .venv/bin/python bench/bench_load.py --chats 200 --rounds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+import psutil
+import tornado.httpclient
+import tornado.websocket
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TESTS = os.path.join(os.path.dirname(HERE), "tests")
+TOKEN = "bench-" + uuid.uuid4().hex[:12]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, proc: subprocess.Popen, what: str, log: str = "") -> None:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"{what} exited:\n" + (open(log).read() if log else ""))
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"{what} did not start")
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    data = sorted(values)
+    return data[min(len(data) - 1, int(p * len(data)))]
+
+
+async def http(method: str, url: str, body: object = None, token: bool = True) -> dict:
+    client = tornado.httpclient.AsyncHTTPClient()
+    headers = {"Authorization": f"token {TOKEN}"} if token else {}
+    resp = await client.fetch(url, method=method, headers=headers,
+                              body=None if body is None else json.dumps(body), request_timeout=60)
+    return json.loads(resp.body) if resp.body else {}
+
+
+class Chat:
+    def __init__(self, server_url: str, index: int) -> None:
+        self.url = server_url.replace("http://", "ws://") + "codeinterp/chat"
+        self.chat_id = f"load{index}"
+        self.notebook = f"load/nb{index}.ipynb"
+        self.ws: tornado.websocket.WebSocketClientConnection | None = None
+        self.chunks = 0
+        self.turns = 0
+        self.first_chunk: list[float] = []
+        self.turn_times: list[float] = []
+        self.errors: list[str] = []
+
+    async def connect(self) -> None:
+        self.ws = await tornado.websocket.websocket_connect(tornado.httpclient.HTTPRequest(
+            self.url, headers={"Authorization": f"token {TOKEN}"}), max_message_size=64 << 20)
+        hello = json.loads(await self.ws.read_message())
+        assert hello["type"] == "hello"
+
+    async def run(self, rounds: int) -> None:
+        assert self.ws is not None
+        for r in range(rounds):
+            t0 = time.perf_counter()
+            first = None
+            await self.ws.write_message(json.dumps({"type": "prompt", "id": f"p{r}", "chat_id": self.chat_id,
+                                                    "notebook_path": self.notebook, "text": f"question {r}"}))
+            while True:
+                raw = await self.ws.read_message()
+                if raw is None:
+                    self.errors.append("socket closed")
+                    return
+                msg = json.loads(raw)
+                kind = msg["type"]
+                if kind == "text_delta":
+                    self.chunks += 1
+                    if first is None:
+                        first = time.perf_counter() - t0
+                elif kind == "executor_request":
+                    await self.ws.write_message(json.dumps({"type": "executor_reply", "request_id": msg["request_id"],
+                                                            "ok": True, "result": {"cells": []}}))
+                elif kind == "error":
+                    self.errors.append(f"{msg['code']}: {msg['message'][:120]}")
+                elif kind == "turn_end":
+                    self.turns += 1
+                    self.turn_times.append(time.perf_counter() - t0)
+                    if first is not None:
+                        self.first_chunk.append(first)
+                    break
+
+    def close(self) -> None:
+        if self.ws is not None:
+            self.ws.close()
+
+
+async def sample_rss(proc: psutil.Process, out: list[int], stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            out.append(sum(p.memory_info().rss for p in [proc]))
+        except psutil.Error:
+            return
+        await asyncio.sleep(0.1)
+
+
+async def bench(args: argparse.Namespace, server_url: str, model_url: str, server_pid: int) -> dict:
+    # the model: one streamed answer per turn, `chunks` pieces, `delay` seconds apart
+    words = " ".join(f"w{i:03d}" for i in range(args.chunks))
+    reply = {"text": words, "chunk_size": 5, "delay": args.delay, "finish_reason": "stop"}
+    await http("POST", model_url + "/_control/script",
+               {"replies": [reply] * (args.chats * args.rounds + 10)}, token=False)
+    proc = psutil.Process(server_pid)
+
+    await http("GET", server_url + "codeinterp/debug/loop-lag?reset=1")
+    await asyncio.sleep(args.idle)
+    idle = await http("GET", server_url + "codeinterp/debug/loop-lag?reset=1")
+    rss_before = proc.memory_info().rss
+
+    chats = [Chat(server_url, i) for i in range(args.chats)]
+    for i in range(0, len(chats), 50):  # open sockets in batches (a page load opens one)
+        await asyncio.gather(*(c.connect() for c in chats[i:i + 50]))
+    rss_connected = proc.memory_info().rss
+
+    rss: list[int] = []
+    stop = asyncio.Event()
+    sampler = asyncio.ensure_future(sample_rss(proc, rss, stop))
+    cpu0 = proc.cpu_times()
+    await http("GET", server_url + "codeinterp/debug/loop-lag?reset=1")
+    t0 = time.perf_counter()
+    await asyncio.gather(*(c.run(args.rounds) for c in chats))
+    elapsed = time.perf_counter() - t0
+    lag = await http("GET", server_url + "codeinterp/debug/loop-lag")
+    cpu1 = proc.cpu_times()
+    stop.set()
+    await sampler
+    for c in chats:
+        c.close()
+    await asyncio.sleep(1)
+    rss_after = proc.memory_info().rss
+
+    turns = sum(c.turns for c in chats)
+    chunks = sum(c.chunks for c in chats)
+    firsts = [x for c in chats for x in c.first_chunk]
+    turn_times = [x for c in chats for x in c.turn_times]
+    errors = [e for c in chats for e in c.errors]
+    peak = max(rss) if rss else rss_connected
+    return {
+        "chats": args.chats, "rounds": args.rounds, "chunks_per_answer": len(words) // 5 + 1,
+        "chunk_delay_ms": args.delay * 1000, "elapsed_s": elapsed,
+        "idle_lag": idle, "lag": lag, "turns": turns, "turns_per_s": turns / elapsed,
+        "chunks": chunks, "chunks_per_s": chunks / elapsed,
+        "first_chunk_p50_ms": pct(firsts, 0.5) * 1000, "first_chunk_p99_ms": pct(firsts, 0.99) * 1000,
+        "turn_p50_s": pct(turn_times, 0.5), "turn_p99_s": pct(turn_times, 0.99),
+        "rss_before_mib": rss_before / 2**20, "rss_connected_mib": rss_connected / 2**20,
+        "rss_peak_mib": peak / 2**20, "rss_after_mib": rss_after / 2**20,
+        "per_chat_kib": (peak - rss_before) / args.chats / 1024,
+        "per_socket_kib": (rss_connected - rss_before) / args.chats / 1024,
+        "server_cpu_s": (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system),
+        "errors": errors[:5], "error_count": len(errors),
+    }
+
+
+def report(r: dict) -> None:
+    lag, idle = r["lag"], r["idle_lag"]
+    print(f"\n{r['chats']} concurrent chats x {r['rounds']} turns, {r['chunks_per_answer']} streamed chunks "
+          f"per answer, {r['chunk_delay_ms']:.0f} ms apart")
+    print(f"  event-loop lag while streaming: p50 {lag['p50_ms']:.2f} ms, p99 {lag['p99_ms']:.2f} ms, "
+          f"p99.9 {lag['p999_ms']:.2f} ms, max {lag['max_ms']:.1f} ms ({lag['samples']} samples)")
+    print(f"  event-loop lag idle:            p50 {idle['p50_ms']:.2f} ms, p99 {idle['p99_ms']:.2f} ms")
+    print(f"  throughput: {r['turns_per_s']:.1f} turns/s, {r['chunks_per_s']:.0f} chunks/s "
+          f"({r['turns']} turns, {r['chunks']} chunks in {r['elapsed_s']:.1f} s; server CPU {r['server_cpu_s']:.1f} s)")
+    print(f"  first chunk after the prompt: p50 {r['first_chunk_p50_ms']:.0f} ms, p99 {r['first_chunk_p99_ms']:.0f} ms; "
+          f"turn p50 {r['turn_p50_s']:.2f} s, p99 {r['turn_p99_s']:.2f} s")
+    print(f"  server RSS: {r['rss_before_mib']:.0f} MiB before, {r['rss_connected_mib']:.0f} MiB with the sockets open, "
+          f"{r['rss_peak_mib']:.0f} MiB peak, {r['rss_after_mib']:.0f} MiB after")
+    print(f"  memory per chat: {r['per_chat_kib']:.0f} KiB at peak ({r['per_socket_kib']:.0f} KiB per open socket)")
+    if r["error_count"]:
+        print(f"  ERRORS: {r['error_count']}, e.g. {r['errors']}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--chats", type=int, nargs="+", default=[200])
+    p.add_argument("--rounds", type=int, default=3, help="turns per chat")
+    p.add_argument("--chunks", type=int, default=100, help="streamed chunks (~tokens) per answer")
+    p.add_argument("--delay", type=float, default=0.02, help="seconds between chunks (50 tokens/s)")
+    p.add_argument("--idle", type=float, default=2.0, help="seconds of idle loop-lag baseline")
+    p.add_argument("--json", action="store_true", help="print the raw numbers as JSON too")
+    args = p.parse_args()
+
+    tmp = tempfile.mkdtemp(prefix="codeinterp-load-")
+    model_port, server_port = free_port(), free_port()
+    model = subprocess.Popen([sys.executable, os.path.join(TESTS, "scripted_model.py"), "--port", str(model_port)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    root = os.path.join(tmp, "root")
+    os.makedirs(os.path.join(root, "load"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI", "CODEINTERP"))}
+    env.update({"CODEINTERP_DEBUG_LOOP_LAG": "1", "JUPYTER_CONFIG_DIR": os.path.join(tmp, "config"),
+                "JUPYTER_RUNTIME_DIR": os.path.join(tmp, "runtime"), "JUPYTER_PLATFORM_DIRS": "1"})
+    log = os.path.join(tmp, "server.log")
+    server_args = [sys.executable, "-m", "jupyter_server", "--no-browser", f"--port={server_port}", "--ip=127.0.0.1",
+                   f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}",
+                   "--ServerApp.jpserver_extensions={'jupyterlab_codeinterp': True}",
+                   f"--CodeInterp.base_url=http://127.0.0.1:{model_port}/v1", "--CodeInterp.api_key=sk-bench",
+                   "--CodeInterp.model=scripted-model", f"--CodeInterp.history_dir={os.path.join(tmp, 'history')}",
+                   "--CodeInterp.request_timeout=120", "--ServerApp.log_level=WARN"]
+    if os.geteuid() == 0:
+        server_args.append("--allow-root")
+    with open(log, "w") as fh:
+        server = subprocess.Popen(server_args, stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=root)
+    try:
+        wait_port(model_port, model, "scripted model")
+        wait_port(server_port, server, "jupyter server", log)
+        time.sleep(1.0)
+        server_url = f"http://127.0.0.1:{server_port}/"
+        model_url = f"http://127.0.0.1:{model_port}"
+        print(f"cores: {os.cpu_count()}, python {sys.version.split()[0]}; server pid {server.pid}; "
+              "client, model and server are separate processes")
+        for n in args.chats:
+            args_n = argparse.Namespace(**{**vars(args), "chats": n})
+            result = asyncio.run(bench(args_n, server_url, model_url, server.pid))
+            report(result)
+            if args.json:
+                print(json.dumps(result, indent=1))
+    finally:
+        server.terminate()
+        model.terminate()
+        for proc in (server, model):
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+if __name__ == "__main__":
+    main()
