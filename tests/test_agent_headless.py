@@ -362,3 +362,21 @@ async def test_a_model_repeating_a_successful_cell_is_stopped(workspace, scripte
     assert len(executor.nb.cells) == 1 and len(scripted_model.requests) == 3
     tool = [m for m in scripted_model.requests[2]["messages"] if m["role"] == "tool"][-1]["content"]
     assert "already ran successfully" in tool
+
+
+async def test_a_python_block_right_after_a_failure_is_the_repair(workspace, scripted_model, scripted_config):
+    """Seen with Qwen2.5-Coder offered tools: the repair came back as a ```python block."""
+    tmp_path, executor = workspace
+    scripted_model.set_script(
+        run_code(LOAD_WRONG),
+        text("The column is lowercase.\n\n```python\n" + LOAD_FIXED + "\n```\n"),
+        lambda req: text("Loaded: " + req["messages"][-1]["content"].split("output:\n")[1].split("\n")[0]),
+    )
+    sink = CollectingSink()
+    client = ModelClient(scripted_config)
+    agent = Agent(config=scripted_config, model=client, executor=executor, sink=sink, root_dir=str(tmp_path))
+    result = await agent.run_turn(Turn(chat_id="c12", turn=1, prompt="x", notebook_path="analysis.ipynb"), [])
+    await client.close()
+    assert result.status == "done" and result.answer == "Loaded: (7, 4)"
+    assert [c.source for c in executor.nb.cells] == [LOAD_FIXED]
+    assert [s.attempt for s in sink.steps("ok")] == [2]

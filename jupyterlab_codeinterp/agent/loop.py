@@ -422,10 +422,11 @@ class _TurnRun:
             blocks = extract_code(reply.text)
             if blocks:
                 return await self._run_blocks(reply, blocks, conversation)
-        elif not calls and not self.ran_code and self.turn.mode != "fix":
+        elif not calls and (not self.ran_code or self.failed is not None) and self.turn.mode != "fix":
             # Offered tools, some models (small local ones, e.g. Qwen2.5-Coder-1.5B at
             # temperature 0) write a ```python block instead of calling run_code. Before any
-            # code ran this turn such a block is the work, not an illustration: run it.
+            # code ran this turn, or right after a cell failed, such a block is the work (the
+            # repair), not an illustration: run it.
             blocks = extract_code(reply.text)
             if blocks:
                 return await self._run_blocks(reply, blocks, conversation)
