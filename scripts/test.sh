@@ -14,6 +14,8 @@ run() {
   if ! "$@"; then echo "FAILED: $*" >&2; status=1; fi
 }
 run "pytest" python -m pytest -q -p no:cacheprovider
+run "lint (eslint, prettier, stylelint)" jlpm lint:check
 run "jest" jlpm test
-run "browser tests (Galata, headless chromium)" bash -c "cd ui-tests && jlpm playwright test"
+# both Playwright configs: the main one and the JupyterHub-style /user/NAME/ base URL
+run "browser tests (Galata, headless chromium)" bash -c "cd ui-tests && jlpm test"
 exit $status
