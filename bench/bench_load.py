@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import socket
 import statistics
 import subprocess
@@ -89,9 +90,11 @@ class Chat:
         hello = json.loads(await self.ws.read_message())
         assert hello["type"] == "hello"
 
-    async def run(self, rounds: int) -> None:
+    async def run(self, rounds: int, think: float = 0.0) -> None:
         assert self.ws is not None
         for r in range(rounds):
+            if think:  # a person reads, then types the next prompt
+                await asyncio.sleep(random.uniform(0, think))
             t0 = time.perf_counter()
             first = None
             await self.ws.write_message(json.dumps({"type": "prompt", "id": f"p{r}", "chat_id": self.chat_id,
@@ -157,7 +160,7 @@ async def bench(args: argparse.Namespace, server_url: str, model_url: str, serve
     cpu0 = proc.cpu_times()
     await http("GET", server_url + "codeinterp/debug/loop-lag?reset=1")
     t0 = time.perf_counter()
-    await asyncio.gather(*(c.run(args.rounds) for c in chats))
+    await asyncio.gather(*(c.run(args.rounds, args.think) for c in chats))
     elapsed = time.perf_counter() - t0
     lag = await http("GET", server_url + "codeinterp/debug/loop-lag")
     cpu1 = proc.cpu_times()
@@ -176,7 +179,7 @@ async def bench(args: argparse.Namespace, server_url: str, model_url: str, serve
     peak = max(rss) if rss else rss_connected
     return {
         "chats": args.chats, "rounds": args.rounds, "chunks_per_answer": len(words) // 5 + 1,
-        "chunk_delay_ms": args.delay * 1000, "elapsed_s": elapsed,
+        "chunk_delay_ms": args.delay * 1000, "elapsed_s": elapsed, "think_s": args.think,
         "idle_lag": idle, "lag": lag, "turns": turns, "turns_per_s": turns / elapsed,
         "chunks": chunks, "chunks_per_s": chunks / elapsed,
         "first_chunk_p50_ms": pct(firsts, 0.5) * 1000, "first_chunk_p99_ms": pct(firsts, 0.99) * 1000,
@@ -193,7 +196,7 @@ async def bench(args: argparse.Namespace, server_url: str, model_url: str, serve
 def report(r: dict) -> None:
     lag, idle = r["lag"], r["idle_lag"]
     print(f"\n{r['chats']} concurrent chats x {r['rounds']} turns, {r['chunks_per_answer']} streamed chunks "
-          f"per answer, {r['chunk_delay_ms']:.0f} ms apart")
+          f"per answer, {r['chunk_delay_ms']:.0f} ms apart, think time 0..{r['think_s']:g} s")
     print(f"  event-loop lag while streaming: p50 {lag['p50_ms']:.2f} ms, p99 {lag['p99_ms']:.2f} ms, "
           f"p99.9 {lag['p999_ms']:.2f} ms, max {lag['max_ms']:.1f} ms ({lag['samples']} samples)")
     print(f"  event-loop lag idle:            p50 {idle['p50_ms']:.2f} ms, p99 {idle['p99_ms']:.2f} ms")
@@ -214,6 +217,8 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3, help="turns per chat")
     p.add_argument("--chunks", type=int, default=100, help="streamed chunks (~tokens) per answer")
     p.add_argument("--delay", type=float, default=0.02, help="seconds between chunks (50 tokens/s)")
+    p.add_argument("--think", type=float, default=0.0,
+                   help="each prompt waits a random 0..THINK s first (0: all chats in lockstep, the worst case)")
     p.add_argument("--idle", type=float, default=2.0, help="seconds of idle loop-lag baseline")
     p.add_argument("--json", action="store_true", help="print the raw numbers as JSON too")
     args = p.parse_args()
