@@ -12,7 +12,8 @@ Routes
                               {"replies": [...], "quirks": {...}, "append": bool}
   POST /_control/quirks       JSON object of Quirks fields
   POST /_control/reset
-  GET  /_control/requests     {"requests": [chat bodies], "log": [every request]}
+  GET  /_control/requests     {"requests": [chat bodies], "log": [every request, with
+                              received_at and finished_at / disconnected_at, epoch seconds]}
 
 A *reply* is a dict (helpers below build them): text, tool calls, text + tool calls,
 an HTTP error, a hang, a stream cut in the middle, a mid-stream error event, an empty
@@ -495,11 +496,29 @@ class _Base(tornado.web.RequestHandler):
             except ValueError:
                 body = self.request.body.decode("utf-8", "replace")
         self.json_body = body
+        self.log_entry: Optional[dict] = None
         if not self.request.path.startswith("/_control"):
-            self.server.log.append({
+            now = time.time()
+            # received_at: wall-clock seconds (comparable with a browser's Date.now() / 1000 on
+            # the same machine) when the whole request had arrived; chat requests also get
+            # finished_at (answer sent) or disconnected_at (the client dropped the connection)
+            self.log_entry = {
                 "method": self.request.method, "path": self.request.path,
                 "query": self.request.query, "headers": dict(self.request.headers),
-                "body": body, "time": time.time()})
+                "body": body, "time": now, "received_at": now}
+            self.server.log.append(self.log_entry)
+
+    def on_connection_close(self) -> None:
+        self.mark("disconnected_at")
+
+    def on_finish(self) -> None:
+        self.mark("finished_at")
+
+    def mark(self, key: str) -> None:
+        """Record when a request ended (first of finished/disconnected wins)."""
+        entry = getattr(self, "log_entry", None)
+        if entry is not None and "finished_at" not in entry and "disconnected_at" not in entry:
+            entry[key] = time.time()
 
     def send_json(self, obj: Any, status: int = 200, headers: Optional[dict] = None) -> None:
         self.set_status(status)
@@ -550,7 +569,9 @@ class ChatHandler(_Base):
         reply = self.server.next_reply(body)
         try:
             await self.answer(body, reply, deployment)
-        except (tornado.iostream.StreamClosedError, _Stop):
+        except tornado.iostream.StreamClosedError:
+            self.mark("disconnected_at")
+        except _Stop:
             pass
 
     # -- request validation the way real servers do it -------------------------
