@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Optional
 
+from ..context.fence import defang
+
 BASE = """\
 You are Code Interpreter inside the user's JupyterLab. You work in the user's own live \
 Python kernel, on their own files, in the notebook they have open.
@@ -66,8 +68,7 @@ def system_prompt(*, mode: str, codeblocks: bool, codeblock_instructions: str = 
 
 def workspace_data(label: str, text: str) -> str:
     """Wrap workspace content so the model treats it as data."""
-    safe = text.replace("</workspace-data>", "</workspace_data>")
-    return f'<workspace-data source="{label}">\n{safe}\n</workspace-data>'
+    return f'<workspace-data source="{label}">\n{defang(text)}\n</workspace-data>'
 
 
 def user_message(prompt: str, context_text: str, fix_target: Optional[str] = None) -> str:

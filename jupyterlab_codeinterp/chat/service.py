@@ -44,6 +44,9 @@ from .history import ChatNotFound, ChatStore, valid_chat_id
 
 log = logging.getLogger(__name__)
 
+#: model clients kept open at once (one per model name picked in the UI)
+MAX_MODEL_CLIENTS = 8
+
 #: largest client message accepted, in bytes (executor replies carry cell outputs)
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 
@@ -80,10 +83,14 @@ class ChatService:
     def model_for(self, model: Optional[str]) -> Any:
         """One model client per model name (clients keep connections and protocol decisions)."""
         name = model or self.config.effective_model()
-        client = self._models.get(name)
+        client = self._models.pop(name, None)
         if client is None:
             client = self.model_factory(self.config, name)
-            self._models[name] = client
+            # bounded: the browser may send any model name; close the least recently used
+            while len(self._models) >= MAX_MODEL_CLIENTS:
+                oldest = next(iter(self._models))
+                asyncio.ensure_future(self._models.pop(oldest).close())
+        self._models[name] = client  # most recently used last
         return client
 
     async def close(self) -> None:

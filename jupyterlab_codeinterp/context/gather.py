@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from .fence import defang
 from .files import FilesResult, list_files, render_files, safe_join
 from .kernel_probe import ProbeResult, probe_kernel, render_probe
 from .notebook import render_cells, render_errors, summarize_cells
@@ -62,9 +63,6 @@ class GatheredContext:
         }
 
 
-def _defang(text: str) -> str:
-    """Keep workspace text from closing the data fence."""
-    return text.replace(CLOSE_TAG, "</workspace_context_>").replace(OPEN_TAG, "<workspace_context_>")
 
 
 def read_notebook_cells(root_dir: str, notebook_path: str) -> tuple[list[dict], str]:
@@ -141,7 +139,7 @@ def _clip(text: str, n: int) -> str:
 
 
 def _section(name: str, body: str, title_extra: str = "") -> str:
-    return f"### {TITLES[name]}{title_extra}\n{_defang(body)}"
+    return f"### {TITLES[name]}{title_extra}\n{defang(body)}"
 
 
 def _truncate_to_tokens(text: str, tokens: int) -> str:
