@@ -16,6 +16,7 @@ import { KernelMessage } from '@jupyterlab/services';
 import { nullTranslator, TranslationBundle } from '@jupyterlab/translation';
 
 import { CellOutcome, ExecutorReplyMsg, ExecutorRequestMsg } from './protocol';
+import { clipCells, clipOutputs } from './outputLimits';
 
 /** Where the executor finds notebooks, and whom it tells about new cells. */
 export interface IExecutorHost {
@@ -143,7 +144,9 @@ export class NotebookExecutor {
         this._trans.__('The notebook is not loaded yet.')
       );
     }
-    return (model.toJSON() as unknown as nbformat.INotebookContent).cells;
+    return clipCells(
+      (model.toJSON() as unknown as nbformat.INotebookContent).cells
+    );
   }
 
   /** Interrupt the chat's kernel. */
@@ -407,7 +410,11 @@ export class NotebookExecutor {
         model.executionState = 'idle';
       }
     }
-    const outputs = model.outputs.toJSON() as unknown as Record<string, any>[];
+    // the notebook keeps everything; the server gets a bounded copy (a 50 MB print
+    // must not exceed the socket's frame limit)
+    const outputs = clipOutputs(
+      model.outputs.toJSON() as unknown as Record<string, any>[]
+    );
     if (status === 'error' && !ename) {
       const err = outputs.find(o => o.output_type === 'error');
       if (err) {
