@@ -20,6 +20,7 @@ from typing import Any, Optional, Protocol
 
 from pydantic import BaseModel
 
+from .. import turn_timing
 from ..config import CodeInterp
 from ..context.gather import gather_context
 from ..context.notebook import compact_traceback
@@ -327,11 +328,13 @@ class _TurnRun:
         tokens = 0
         cells: Optional[list[dict[str, Any]]] = None
         try:
-            cells = await self.agent.executor.read_cells()
+            with turn_timing.waiting("executor"):
+                cells = await self.agent.executor.read_cells()
         except ExecutorError as exc:
             notes.append(f"notebook cells unavailable: {exc}")
         try:
-            client = await self.agent.executor.kernel_client()
+            with turn_timing.waiting("kernel_client"):
+                client = await self.agent.executor.kernel_client()
         except Exception as exc:  # a dead kernel must not stop the turn
             client = None
             notes.append(f"kernel unavailable for context: {exc}")
@@ -395,11 +398,13 @@ class _TurnRun:
                     mode=turn.mode, codeblocks=self.codeblocks, codeblock_instructions=CODEBLOCK_INSTRUCTIONS
                 )
             messages = [{"role": "system", "content": system}] + _for_model(conversation)
+            turn_timing.mark("model_call")
             try:
-                reply = await self.agent.model.stream(
-                    messages, tools=None if self.codeblocks else TOOL_SPECS, on_text=on_text,
-                    on_retry=on_retry, on_tool_delta=on_tool_delta,
-                )
+                with turn_timing.waiting("model"):
+                    reply = await self.agent.model.stream(
+                        messages, tools=None if self.codeblocks else TOOL_SPECS, on_text=on_text,
+                        on_retry=on_retry, on_tool_delta=on_tool_delta,
+                    )
             except ProviderError as exc:
                 if exc.kind == "tools_unsupported" and self.codeblocks:
                     continue  # the client switched itself to the code-block protocol (auto)
@@ -618,8 +623,10 @@ class _TurnRun:
         before = self._snapshot_files()
         started = time.monotonic()
         try:
-            outcome = await self.agent.executor.run_cell(
-                code, metadata=metadata, replace_cell_id=replace, anchor_cell_id=anchor, timeout=cfg.cell_timeout)
+            with turn_timing.waiting("executor"):
+                outcome = await self.agent.executor.run_cell(
+                    code, metadata=metadata, replace_cell_id=replace, anchor_cell_id=anchor,
+                    timeout=cfg.cell_timeout)
         except asyncio.CancelledError:
             # Stop: interrupt the kernel so a long generated cell does not keep running.
             await self.send(step("interrupted", elapsed=time.monotonic() - started))

@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Optional
 
 from pydantic import BaseModel, ValidationError
 
-from .. import __version__
+from .. import __version__, turn_timing
 from ..agent.loop import Agent, Turn, TurnResult
 from ..config import CodeInterp
 from ..executors.frontend import ExecutorChannel, FrontendExecutor
@@ -185,6 +186,7 @@ class ChatConnection:
         self.approvals: dict[str, asyncio.Future[ApprovalReplyMsg]] = {}
         self.closed = False
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._received = 0.0
 
     async def send(self, msg: BaseModel) -> None:
         if self.closed:
@@ -205,6 +207,7 @@ class ChatConnection:
 
     async def handle(self, raw: Any) -> None:
         """Validate and dispatch one incoming frame; every bad frame gets an error reply."""
+        self._received = time.perf_counter()  # start of a turn for turn_timing (opt-in)
         if isinstance(raw, bytes):
             await self.error("bad_message", "binary frames are not accepted; send JSON text")
             return
@@ -306,7 +309,9 @@ class ChatConnection:
             await self.error("busy", "a turn is already running in this chat; stop it or wait",
                              reply_to=msg.id, chat_id=msg.chat_id)
             return
+        timing = turn_timing.start(self._received)
         task = asyncio.create_task(self._run_turn(msg, path))
+        turn_timing.detach(timing)
         self.service.running[msg.chat_id] = RunningTurn(task, self, path)
         self._tasks.add(task)
 
@@ -388,6 +393,7 @@ class ChatConnection:
         if current is not None and current.task is asyncio.current_task():
             del self.service.running[msg.chat_id]
         await self.send(end)
+        turn_timing.finish(chat_id=msg.chat_id, turn=turn_no, status=result.status)
 
     # ------------------------------------------------------------------ closing
 

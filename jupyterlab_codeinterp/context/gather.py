@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from .. import turn_timing
 from .fence import defang
 from .files import FilesResult, list_files, render_files, safe_join
 from .kernel_probe import ProbeResult, probe_kernel, render_probe
@@ -182,7 +183,8 @@ async def gather_context(
     async def do_probe() -> ProbeResult:
         if kernel_client is None:
             return ProbeResult(ok=False, note="no kernel running")
-        return await probe_kernel(kernel_client, timeout=probe_timeout, max_bytes=probe_max_bytes)
+        with turn_timing.waiting("probe"):
+            return await probe_kernel(kernel_client, timeout=probe_timeout, max_bytes=probe_max_bytes)
 
     async def do_files() -> FilesResult:
         return await asyncio.to_thread(list_files, root_dir, nb_dir_rel)
