@@ -374,17 +374,19 @@ class _TurnRun:
         turn = self.turn
 
         async def on_text(delta: str) -> None:
-            await self.send(TextDeltaMsg(chat_id=turn.chat_id, turn=turn.turn, text=delta))
+            with turn_timing.own("stream_callbacks"):
+                await self.send(TextDeltaMsg(chat_id=turn.chat_id, turn=turn.turn, text=delta))
 
         preview = {"sent": 0}
 
         async def on_tool_delta(name: str, arguments: str) -> None:
             if name != RUN_CODE:
                 return
-            code = partial_code_argument(arguments)
-            if len(code) > preview["sent"]:
-                await self.send(CodeDeltaMsg(chat_id=turn.chat_id, turn=turn.turn, text=code[preview["sent"]:]))
-                preview["sent"] = len(code)
+            with turn_timing.own("stream_callbacks"):
+                code = partial_code_argument(arguments)
+                if len(code) > preview["sent"]:
+                    await self.send(CodeDeltaMsg(chat_id=turn.chat_id, turn=turn.turn, text=code[preview["sent"]:]))
+                    preview["sent"] = len(code)
 
         async def on_retry(notice: Any) -> None:
             await self.send(NoticeMsg(chat_id=turn.chat_id, turn=turn.turn, level="warning",
