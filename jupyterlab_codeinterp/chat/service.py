@@ -26,6 +26,7 @@ from ..protocol import (
     PROTOCOL_VERSION,
     ApprovalReplyMsg,
     ApprovalRequestMsg,
+    CodeDeltaMsg,
     DeleteChatMsg,
     ErrorMsg,
     ExecutorReplyMsg,
@@ -112,29 +113,34 @@ DELTA_INTERVAL = 0.05
 class _TurnSink:
     """Sends a turn's messages on the socket and records them in the chat's display log.
 
-    Streamed text is coalesced: the first piece goes out at once, later pieces at most every
-    DELTA_INTERVAL seconds as one ``text_delta``. Models stream a chunk per token (50-100 a
-    second per chat); one socket frame each made the frames, not the model, the server's main
-    cost under load (bench/bench_load.py). Any other message flushes the pending text first,
-    so the order on the socket is unchanged.
+    Streamed text and streamed code are coalesced: the first piece goes out at once, later
+    pieces at most every DELTA_INTERVAL seconds as one ``text_delta`` / ``code_delta`` (the
+    browser appends them, so joined pieces mean the same). Models stream a chunk per token
+    (50-100 a second per chat); one socket frame each made the frames, not the model, the
+    server's main cost under load (bench/bench_load.py) and most of its own time in a turn
+    (bench/overhead: a ~150-character run_code call was ~40 code_delta frames, 10-50 ms).
+    Any other message flushes the pending piece first, so the order on the socket is unchanged.
     """
 
     def __init__(self, conn: "ChatConnection", chat: dict[str, Any]) -> None:
         self.conn = conn
         self.chat = chat
-        self._pending: Optional[TextDeltaMsg] = None
+        self._pending: Optional[TextDeltaMsg | CodeDeltaMsg] = None
         self._timer: Optional[asyncio.TimerHandle] = None
         self._last_sent = 0.0
 
     async def send(self, msg: BaseModel) -> None:
         display = self.chat["display"]
-        if isinstance(msg, TextDeltaMsg):
-            if display and display[-1].get("type") == "text_delta" and display[-1].get("turn") == msg.turn:
+        if isinstance(msg, (TextDeltaMsg, CodeDeltaMsg)):
+            kind = msg.type
+            if display and display[-1].get("type") == kind and display[-1].get("turn") == msg.turn:
                 display[-1]["text"] += msg.text
             else:
                 display.append(dump(msg))
+            if self._pending is not None and self._pending.type != kind:
+                await self.flush()
             if self._pending is None:
-                self._pending = TextDeltaMsg(chat_id=msg.chat_id, turn=msg.turn, text=msg.text)
+                self._pending = type(msg)(chat_id=msg.chat_id, turn=msg.turn, text=msg.text)
             else:
                 self._pending.text += msg.text
             loop = asyncio.get_running_loop()
