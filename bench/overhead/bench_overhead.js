@@ -63,7 +63,10 @@ function request(method, url, body) {
       {
         method,
         headers: data
-          ? { 'Content-Type': 'application/json', 'Content-Length': data.length }
+          ? {
+              'Content-Type': 'application/json',
+              'Content-Length': data.length
+            }
           : {}
       },
       res => {
@@ -144,7 +147,11 @@ async function main() {
     const p = childProcess.spawn(argv[0], argv.slice(1), {
       cwd: tmp,
       env: { ...process.env, ...env },
-      stdio: ['ignore', 'ignore', fs.openSync(path.join(tmp, `${procs.length}.log`), 'w')],
+      stdio: [
+        'ignore',
+        'ignore',
+        fs.openSync(path.join(tmp, `${procs.length}.log`), 'w')
+      ],
       detached: true
     });
     procs.push(p);
@@ -276,7 +283,9 @@ async function main() {
         ? fs.readFileSync(timingFile, 'utf8').split('\n').filter(Boolean).length
         : 0;
 
-      await bar.locator('.jp-codeinterp-input').fill('What is the total price?');
+      await bar
+        .locator('.jp-codeinterp-input')
+        .fill('What is the total price?');
       await page.evaluate(answer => {
         window.__bench.click = 0;
         const node = document.querySelector('#jp-codeinterp-chat');
@@ -304,8 +313,9 @@ async function main() {
       const click = await page.evaluate(() => window.__bench.click);
       await bar.locator('.jp-codeinterp-send').waitFor({ timeout: 60000 });
 
-      const log = JSON.parse((await request('GET', `${MODEL}/_control/requests`)).text)
-        .log.filter(e => e.path.endsWith('/chat/completions'));
+      const log = JSON.parse(
+        (await request('GET', `${MODEL}/_control/requests`)).text
+      ).log.filter(e => e.path.endsWith('/chat/completions'));
       // the turn's timing line is written right after turn_end
       let lines = [];
       for (let t = 0; t < 100; t++) {
@@ -360,14 +370,18 @@ async function main() {
           ` ${row.model_requests} requests, ${row.frames} frames, ${row.status}`
       );
       if (row.status !== 'done' || row.model_requests !== 3) {
-        throw new Error(`run ${row.run} did not go as scripted: ${JSON.stringify(row)}`);
+        throw new Error(
+          `run ${row.run} did not go as scripted: ${JSON.stringify(row)}`
+        );
       }
     }
 
     const measured = rows.filter(r => !r.warmup);
     const summary = {};
     console.log(`\n${measured.length} runs (after ${WARMUP} warm-up), ms:`);
-    console.log('metric                                           median      p90   target');
+    console.log(
+      'metric                                           median      p90   target'
+    );
     const metrics = [
       ['a', 'click -> first model request (probe included)', TARGETS.a],
       ['b', 'click -> answer shown, one repair', TARGETS.b],
