@@ -110,6 +110,12 @@ class ChatService:
 DELTA_INTERVAL = 0.05
 
 
+def _snapshot(chat: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a chat record safe to serialize in a thread while the turn appends to it."""
+    return {**chat, "display": list(chat.get("display", [])),
+            "conversation": list(chat.get("conversation", [])), "usage": dict(chat.get("usage", {}))}
+
+
 class _TurnSink:
     """Sends a turn's messages on the socket and records them in the chat's display log.
 
@@ -192,6 +198,7 @@ class ChatConnection:
         self.approvals: dict[str, asyncio.Future[ApprovalReplyMsg]] = {}
         self.closed = False
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._early_saves: dict[str, asyncio.Future[Any]] = {}
         self._received = 0.0
 
     async def send(self, msg: BaseModel) -> None:
@@ -339,7 +346,9 @@ class ChatConnection:
         sink = _TurnSink(self, chat)
         await sink.send(TurnStartMsg(chat_id=msg.chat_id, turn=turn_no, mode=msg.mode, prompt=msg.text, reply_to=msg.id))
         chat["turns"] = turn_no
-        await asyncio.to_thread(store.save, chat)
+        # The prompt reaches the disk while the turn goes on (the model need not wait for it);
+        # a snapshot, so the turn can append to the live lists meanwhile. _finish awaits it.
+        self._early_saves[msg.chat_id] = asyncio.ensure_future(asyncio.to_thread(store.save, _snapshot(chat)))
 
         model = service.model_for(msg.model)
         executor = FrontendExecutor(self.channel, chat_id=msg.chat_id, notebook_path=path,
@@ -391,6 +400,9 @@ class ChatConnection:
         # history from before this turn was saved.
         chat["display"].append(dump(end))
         try:
+            early = self._early_saves.pop(msg.chat_id, None)
+            if early is not None:
+                await asyncio.shield(early)  # never let the start's save land after this one
             await asyncio.to_thread(self.service.store.save, chat)
         except OSError:
             log.exception("could not save chat history")
