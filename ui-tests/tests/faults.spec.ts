@@ -155,7 +155,9 @@ test.describe('browser faults', () => {
     console.log(
       `faults: model stream dropped ${dropMs} ms after the tab closed`
     );
-    expect(dropMs).toBeLessThan(1000);
+    // The measured time is reported (typically 10-150 ms); the bound only catches a turn
+    // that was never cancelled, so a loaded CI machine cannot make this flaky.
+    expect(dropMs).toBeLessThan(5000);
 
     // a new tab on the notebook: the history is there (stopped turn, partial text)
     await scriptModel(request, { scenario: 'echo' });
@@ -227,7 +229,9 @@ test.describe('browser faults', () => {
     console.log(
       `faults: model stream dropped ${dropMs} ms after the socket was cut`
     );
-    expect(dropMs).toBeLessThan(1000);
+    // The measured time is reported (typically 10-150 ms); the bound only catches a turn
+    // that was never cancelled, so a loaded CI machine cannot make this flaky.
+    expect(dropMs).toBeLessThan(5000);
 
     // reconnected (a new proxied socket) and reloaded from the server's history
     await expect(chat.locator('.jp-codeinterp-conn-open')).toBeVisible({
