@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import queue
 import socket
 import subprocess
 import sys
@@ -74,31 +75,36 @@ class JupyterServer:
 
 
 def start_jupyter_server(tmp: str, *, model_url: str, extra: Optional[list[str]] = None,
-                         base_url: str = "/") -> JupyterServer:
+                         base_url: str = "/", env: Optional[dict[str, str]] = None,
+                         api_key: str = "sk-test-SERVERKEY-42",
+                         codeinterp: Optional[dict[str, Any]] = None) -> JupyterServer:
+    """Start ``jupyter server`` with our extension; ``codeinterp`` overrides CodeInterp options."""
     root = os.path.join(tmp, "root")
     runtime = os.path.join(tmp, "runtime")
     history = os.path.join(tmp, "history")
     for d in (root, runtime, history):
         os.makedirs(d, exist_ok=True)
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI", "CODEINTERP"))}
-    env["JUPYTER_CONFIG_DIR"] = os.path.join(tmp, "config")
-    env["JUPYTER_RUNTIME_DIR"] = runtime
-    env["JUPYTER_PLATFORM_DIRS"] = "1"
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI", "CODEINTERP"))}
+    full_env.update({"JUPYTER_CONFIG_DIR": os.path.join(tmp, "config"), "JUPYTER_RUNTIME_DIR": runtime,
+                     "JUPYTER_PLATFORM_DIRS": "1"})
+    full_env.update(env or {})
     log_path = os.path.join(tmp, "server.log")
+    options: dict[str, Any] = {"base_url": model_url, "model": "scripted-model", "history_dir": history,
+                               "request_timeout": 10, "max_retry_wait": 0.2}
+    if api_key:
+        options["api_key"] = api_key
+    options.update(codeinterp or {})
     args = [
         sys.executable, "-m", "jupyter_server", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
         f"--ServerApp.token={TOKEN}", f"--ServerApp.root_dir={root}", f"--ServerApp.base_url={base_url}",
         "--ServerApp.jpserver_extensions={'jupyterlab_codeinterp': True}",
-        f"--CodeInterp.base_url={model_url}", "--CodeInterp.api_key=sk-test-SERVERKEY-42",
-        "--CodeInterp.model=scripted-model", f"--CodeInterp.history_dir={history}",
-        "--CodeInterp.request_timeout=10", "--CodeInterp.max_retry_wait=0.2",
-    ]
+    ] + [f"--CodeInterp.{k}={v}" for k, v in options.items()]
     if os.geteuid() == 0:
         args.append("--allow-root")
     args += extra or []
     log_file = open(log_path, "w")
-    proc = subprocess.Popen(args, stdout=log_file, stderr=subprocess.STDOUT, env=env, cwd=root)
+    proc = subprocess.Popen(args, stdout=log_file, stderr=subprocess.STDOUT, env=full_env, cwd=root)
     url = f"http://127.0.0.1:{port}{base_url}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -112,7 +118,10 @@ def start_jupyter_server(tmp: str, *, model_url: str, extra: Optional[list[str]]
     else:
         proc.kill()
         raise RuntimeError("jupyter server did not start:\n" + open(log_path).read())
-    return JupyterServer(url, TOKEN, root, runtime, proc, history, log_path)
+    server = JupyterServer(url, TOKEN, root, runtime, proc, history, log_path)
+    if "extension failed loading" in server.log():
+        raise RuntimeError(server.log())
+    return server
 
 
 def stop_jupyter_server(server: JupyterServer) -> None:
@@ -139,7 +148,8 @@ class BrowserStandIn:
     kernel_id: str
     cells: list[dict[str, Any]] = field(default_factory=list)
     received: list[dict[str, Any]] = field(default_factory=list)
-    approve: str = "run"
+    approve: Optional[str] = "run"
+    """The answer to approval requests; None leaves them unanswered."""
     _kc: Any = None
 
     def kernel_client(self) -> Any:
@@ -152,6 +162,16 @@ class BrowserStandIn:
             kc.start_channels()
             self._kc = kc
         return self._kc
+
+    async def send(self, msg: dict[str, Any]) -> None:
+        await self.ws.write_message(json.dumps(msg))
+
+    async def next(self, timeout: float = 30) -> dict[str, Any]:
+        raw = await asyncio.wait_for(self.ws.read_message(), timeout)
+        assert raw is not None, "the server closed the socket"
+        msg = json.loads(raw)
+        self.received.append(msg)
+        return msg
 
     async def run_cell(self, req: dict[str, Any]) -> dict[str, Any]:
         kc = self.kernel_client()
@@ -166,11 +186,27 @@ class BrowserStandIn:
         msg_id = kc.execute(req["code"], allow_stdin=False)
         outputs: list[dict[str, Any]] = []
         status, ename, evalue, tb, count = "ok", "", "", [], None
+        deadline = time.monotonic() + 120
+        seen_ours = False
+        pid = self._kernel_pid()
         while True:
-            msg = await kc.get_iopub_msg(timeout=60)
-            if msg["parent_header"].get("msg_id") != msg_id:
+            if time.monotonic() > deadline:
+                raise AssertionError("the cell never finished")
+            try:
+                msg = await kc.get_iopub_msg(timeout=0.5)
+            except (queue.Empty, asyncio.TimeoutError, TimeoutError):
+                if await self._kernel_restarted(pid):
+                    status, ename, evalue = "aborted", "ExecutionAborted", "the kernel restarted or died"
+                    break
                 continue
             t, c = msg["msg_type"], msg["content"]
+            if t == "status" and c["execution_state"] in ("restarting", "starting", "dead") and seen_ours:
+                # a kernel that starts again after our cell began: the cell is gone
+                status, ename, evalue = "aborted", "ExecutionAborted", "the kernel restarted or died"
+                break
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            seen_ours = True
             if t == "stream":
                 outputs.append({"output_type": "stream", "name": c["name"], "text": c["text"]})
             elif t in ("execute_result", "display_data"):
@@ -189,18 +225,31 @@ class BrowserStandIn:
         return {"status": status, "cell_id": cell["id"], "execution_count": count, "outputs": outputs,
                 "ename": ename, "evalue": evalue, "traceback": tb, "elapsed": time.monotonic() - started}
 
-    async def send(self, msg: dict[str, Any]) -> None:
-        await self.ws.write_message(json.dumps(msg))
+    def _kernel_pid(self) -> Optional[int]:
+        import psutil
 
-    async def next(self, timeout: float = 30) -> dict[str, Any]:
-        raw = await asyncio.wait_for(self.ws.read_message(), timeout)
-        assert raw is not None, "the server closed the socket"
-        msg = json.loads(raw)
-        self.received.append(msg)
-        return msg
+        try:
+            for child in psutil.Process(self.server.proc.pid).children(recursive=True):
+                if any(self.kernel_id in part for part in child.cmdline()):
+                    return child.pid
+        except psutil.Error:
+            pass
+        return None
+
+    async def _kernel_restarted(self, pid: Optional[int]) -> bool:
+        """Did this kernel restart (or die) while the cell ran? (its process changed, or the
+        server says so)"""
+        if pid is not None and self._kernel_pid() != pid:
+            return True
+        resp = await self.server.fetch(f"api/kernels/{self.kernel_id}")
+        if resp.code != 200:
+            return True
+        state = json.loads(resp.body).get("execution_state")
+        return state in ("restarting", "dead")
 
     async def serve_until(self, types: set[str], timeout: float = 60) -> dict[str, Any]:
-        """Answer executor and approval requests until a message of one of ``types`` arrives."""
+        """Answer executor and approval requests until a message of one of ``types`` arrives
+        (approval requests are left alone when ``approve`` is None)."""
         deadline = time.monotonic() + timeout
         while True:
             msg = await self.next(max(0.1, deadline - time.monotonic()))
@@ -209,15 +258,28 @@ class BrowserStandIn:
             if msg["type"] == "executor_request":
                 if msg["action"] == "run_cell":
                     result = await self.run_cell(msg)
-                    await self.send({"type": "executor_reply", "request_id": msg["request_id"], "ok": True,
-                                     "result": result})
+                    reply = {"type": "executor_reply", "request_id": msg["request_id"], "ok": True,
+                             "result": result}
                 elif msg["action"] == "read_cells":
-                    await self.send({"type": "executor_reply", "request_id": msg["request_id"], "ok": True,
-                                     "result": {"cells": self.cells}})
+                    reply = {"type": "executor_reply", "request_id": msg["request_id"], "ok": True,
+                             "result": {"cells": self.cells}}
                 else:
-                    await self.send({"type": "executor_reply", "request_id": msg["request_id"], "ok": True})
-            elif msg["type"] == "approval_request":
+                    reply = {"type": "executor_reply", "request_id": msg["request_id"], "ok": True}
+                await self.send(reply)
+            elif msg["type"] == "approval_request" and self.approve is not None:
                 await self.send({"type": "approval_reply", "step_id": msg["step_id"], "decision": self.approve})
+
+    async def prompt(self, chat_id: str, notebook_path: str, text: str, **kw: Any) -> None:
+        await self.send({"type": "prompt", "id": uuid.uuid4().hex[:8], "chat_id": chat_id,
+                         "notebook_path": notebook_path, "text": text, **kw})
+
+    async def turn(self, chat_id: str, notebook_path: str, text: str, timeout: float = 60,
+                   **kw: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Send a prompt and serve it to its end: (turn_end, messages of this turn)."""
+        start = len(self.received)
+        await self.prompt(chat_id, notebook_path, text, **kw)
+        end = await self.serve_until({"turn_end"}, timeout)
+        return end, self.received[start:]
 
     def close(self) -> None:
         if self._kc is not None:
