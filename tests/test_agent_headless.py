@@ -79,6 +79,20 @@ class CollectingSink:
         return [m for m in self.messages if isinstance(m, StepMsg) and (state is None or m.state == state)]
 
 
+async def run_agent_turn(config, executor, tmp_path, chat_id: str, prompt: str, *,
+                         sink: "CollectingSink | None" = None, **turn_options):
+    """One turn through the real agent, model client and kernel: (result, sink)."""
+    sink = sink or CollectingSink()
+    client = ModelClient(config)
+    agent = Agent(config=config, model=client, executor=executor, sink=sink, root_dir=str(tmp_path))
+    try:
+        result = await agent.run_turn(Turn(chat_id=chat_id, turn=1, prompt=prompt, notebook_path="analysis.ipynb",
+                                           **turn_options), [])
+    finally:
+        await client.close()
+    return result, sink
+
+
 @pytest.fixture
 async def workspace(tmp_path):
     (tmp_path / "gdp.csv").write_text(GDP_CSV)
@@ -131,11 +145,7 @@ async def test_repeated_error_stops_early_with_an_account(workspace, scripted_mo
     tmp_path, executor = workspace
     bad = 'import pandas as pd\npd.read_csv("gdp.csv")["GDP"]'
     scripted_model.set_script(run_code(bad), run_code(bad + "  # again"), text("unused"))
-    sink = CollectingSink()
-    client = ModelClient(scripted_config)
-    agent = Agent(config=scripted_config, model=client, executor=executor, sink=sink, root_dir=str(tmp_path))
-    result = await agent.run_turn(Turn(chat_id="c2", turn=1, prompt="x", notebook_path="analysis.ipynb"), [])
-    await client.close()
+    result, sink = await run_agent_turn(scripted_config, executor, tmp_path, "c2", "x")
     assert result.status == "gave_up"
     assert "same error" in result.answer and "KeyError" in result.answer
     assert len(scripted_model.requests) == 2  # it did not ask the model for a third attempt
@@ -146,11 +156,7 @@ async def test_repair_budget_is_bounded(workspace, scripted_model, scripted_conf
     tmp_path, executor = workspace
     scripted_config.max_repairs = 2
     scripted_model.set_script(*[run_code(f"raise ValueError('problem {c}')") for c in "abcdef"])
-    sink = CollectingSink()
-    client = ModelClient(scripted_config)
-    agent = Agent(config=scripted_config, model=client, executor=executor, sink=sink, root_dir=str(tmp_path))
-    result = await agent.run_turn(Turn(chat_id="c3", turn=1, prompt="x", notebook_path="analysis.ipynb"), [])
-    await client.close()
+    result, sink = await run_agent_turn(scripted_config, executor, tmp_path, "c3", "x")
     assert result.status == "gave_up"
     assert "repair limit" in result.answer
     assert [s.attempt for s in sink.steps("error")] == [1, 2, 3]
@@ -165,11 +171,7 @@ async def test_codeblock_protocol_with_unclosed_fence(workspace, scripted_model,
              "print(df['gdp'].sum())\n"),  # the fence is never closed
         lambda req: text(f"The total GDP is {req['messages'][-1]['content'].split('output:')[1].split()[0]}."),
     )
-    sink = CollectingSink()
-    client = ModelClient(scripted_config)
-    agent = Agent(config=scripted_config, model=client, executor=executor, sink=sink, root_dir=str(tmp_path))
-    result = await agent.run_turn(Turn(chat_id="c4", turn=1, prompt="total gdp?", notebook_path="analysis.ipynb"), [])
-    await client.close()
+    result, sink = await run_agent_turn(scripted_config, executor, tmp_path, "c4", "total gdp?")
     assert result.status == "done"
     assert result.answer == "The total GDP is 790.0."
     assert "tools" not in scripted_model.requests[0]
@@ -179,11 +181,7 @@ async def test_codeblock_protocol_with_unclosed_fence(workspace, scripted_model,
 async def test_input_does_not_hang(workspace, scripted_model, scripted_config):
     tmp_path, executor = workspace
     scripted_model.set_script(run_code("name = input('name? ')"), text("input() is not available."))
-    sink = CollectingSink()
-    client = ModelClient(scripted_config)
-    agent = Agent(config=scripted_config, model=client, executor=executor, sink=sink, root_dir=str(tmp_path))
-    result = await agent.run_turn(Turn(chat_id="c5", turn=1, prompt="x", notebook_path="analysis.ipynb"), [])
-    await client.close()
+    result, sink = await run_agent_turn(scripted_config, executor, tmp_path, "c5", "x")
     assert result.status == "done"
     tool = [m for m in scripted_model.requests[1]["messages"] if m["role"] == "tool"][-1]["content"]
     assert "StdinNotImplementedError" in tool
@@ -192,11 +190,8 @@ async def test_input_does_not_hang(workspace, scripted_model, scripted_config):
 async def test_destructive_code_waits_and_skip_keeps_files(workspace, scripted_model, scripted_config):
     tmp_path, executor = workspace
     scripted_model.set_script(run_code("import shutil, os\nos.remove('gdp.csv')"), text("I did not delete it."))
-    sink = CollectingSink(decision="skip")
-    client = ModelClient(scripted_config)
-    agent = Agent(config=scripted_config, model=client, executor=executor, sink=sink, root_dir=str(tmp_path))
-    result = await agent.run_turn(Turn(chat_id="c6", turn=1, prompt="x", notebook_path="analysis.ipynb"), [])
-    await client.close()
+    result, sink = await run_agent_turn(scripted_config, executor, tmp_path, "c6", "x",
+                                        sink=CollectingSink(decision="skip"))
     assert result.status == "done"
     assert sink.approvals and "deletes files" in sink.approvals[0].reason
     assert (tmp_path / "gdp.csv").exists()
@@ -281,11 +276,7 @@ async def test_provider_error_mid_turn_keeps_cells_and_kernel_state(workspace, s
 
     tmp_path, executor = workspace
     scripted_model.set_script(run_code("answer = 42\nprint(answer)"), *[server_error(500)] * 5)
-    sink = CollectingSink()
-    client = ModelClient(scripted_config)
-    agent = Agent(config=scripted_config, model=client, executor=executor, sink=sink, root_dir=str(tmp_path))
-    result = await agent.run_turn(Turn(chat_id="c8", turn=1, prompt="x", notebook_path="analysis.ipynb"), [])
-    await client.close()
+    result, sink = await run_agent_turn(scripted_config, executor, tmp_path, "c8", "x")
     assert result.status == "failed" and result.error is not None and result.error.kind == "server_error"
     errors = [m for m in sink.messages if type(m).__name__ == "ErrorMsg"]
     assert errors and errors[0].retryable
@@ -306,11 +297,7 @@ async def test_read_only_tools(workspace, scripted_model, scripted_config):
                    call("read_file", {"path": "../../../etc/passwd"}), call("inspect_variable", {"name": "nope"})),
         text("ok"),
     )
-    sink = CollectingSink()
-    client = ModelClient(scripted_config)
-    agent = Agent(config=scripted_config, model=client, executor=executor, sink=sink, root_dir=str(tmp_path))
-    result = await agent.run_turn(Turn(chat_id="c9", turn=1, prompt="x", notebook_path="analysis.ipynb"), [])
-    await client.close()
+    result, sink = await run_agent_turn(scripted_config, executor, tmp_path, "c9", "x")
     assert result.status == "done"
     tools = [m["content"] for m in scripted_model.requests[1]["messages"] if m["role"] == "tool"]
     assert "DataFrame shape=(8, 4)" in tools[0] and "gdp" in tools[0] and "missing values" in tools[0]
@@ -336,12 +323,7 @@ async def test_code_streams_as_a_preview_and_per_turn_settings_apply(workspace, 
     tmp_path, executor = workspace
     code = 'import pandas as pd\nprint("a\\tb")\nraise ValueError("x")'
     scripted_model.set_script(run_code(code), run_code(code.replace("x", "y")), text("unused"))
-    sink = CollectingSink()
-    client = ModelClient(scripted_config)
-    agent = Agent(config=scripted_config, model=client, executor=executor, sink=sink, root_dir=str(tmp_path))
-    result = await agent.run_turn(Turn(chat_id="c10", turn=1, prompt="x", notebook_path="analysis.ipynb",
-                                       max_repairs=1), [])
-    await client.close()
+    result, sink = await run_agent_turn(scripted_config, executor, tmp_path, "c10", "x", max_repairs=1)
     previews = [m.text for m in sink.messages if isinstance(m, CodeDeltaMsg)]
     assert "".join(previews).startswith(code) and len(previews) > 1
     assert result.status == "gave_up" and "at most 1 repairs" in result.answer
@@ -353,11 +335,7 @@ async def test_a_model_repeating_a_successful_cell_is_stopped(workspace, scripte
     tmp_path, executor = workspace
     code = "counter = globals().get('counter', 0) + 1\nprint('total', 790.0)"
     scripted_model.set_script(*[run_code(code)] * 5)
-    sink = CollectingSink()
-    client = ModelClient(scripted_config)
-    agent = Agent(config=scripted_config, model=client, executor=executor, sink=sink, root_dir=str(tmp_path))
-    result = await agent.run_turn(Turn(chat_id="c11", turn=1, prompt="x", notebook_path="analysis.ipynb"), [])
-    await client.close()
+    result, sink = await run_agent_turn(scripted_config, executor, tmp_path, "c11", "x")
     assert result.status == "done" and "790.0" in result.answer
     assert len(executor.nb.cells) == 1 and len(scripted_model.requests) == 3
     tool = [m for m in scripted_model.requests[2]["messages"] if m["role"] == "tool"][-1]["content"]
@@ -372,11 +350,7 @@ async def test_a_python_block_right_after_a_failure_is_the_repair(workspace, scr
         text("The column is lowercase.\n\n```python\n" + LOAD_FIXED + "\n```\n"),
         lambda req: text("Loaded: " + req["messages"][-1]["content"].split("output:\n")[1].split("\n")[0]),
     )
-    sink = CollectingSink()
-    client = ModelClient(scripted_config)
-    agent = Agent(config=scripted_config, model=client, executor=executor, sink=sink, root_dir=str(tmp_path))
-    result = await agent.run_turn(Turn(chat_id="c12", turn=1, prompt="x", notebook_path="analysis.ipynb"), [])
-    await client.close()
+    result, sink = await run_agent_turn(scripted_config, executor, tmp_path, "c12", "x")
     assert result.status == "done" and result.answer == "Loaded: (7, 4)"
     assert [c.source for c in executor.nb.cells] == [LOAD_FIXED]
     assert [s.attempt for s in sink.steps("ok")] == [2]
