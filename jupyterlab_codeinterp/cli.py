@@ -16,7 +16,7 @@ import argparse
 import asyncio
 import os
 import sys
-from typing import Any, Optional
+from typing import Optional
 
 from pydantic import BaseModel
 from traitlets.config import Config

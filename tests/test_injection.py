@@ -13,7 +13,6 @@ model that obeys an injected instruction still cannot delete files without the u
 
 from __future__ import annotations
 
-import json
 import os
 import re
 

@@ -9,7 +9,7 @@ import socket
 import threading
 
 import pytest
-import tornado.httpclient
+
 
 from scripted_model import ScriptedModelServer, text
 

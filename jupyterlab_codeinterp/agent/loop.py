@@ -37,7 +37,6 @@ from ..protocol import (
     NoticeMsg,
     StepMsg,
     TextDeltaMsg,
-    TurnEndMsg,
     TurnMode,
     TurnStatus,
     Usage,
