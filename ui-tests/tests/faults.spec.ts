@@ -329,9 +329,11 @@ test.describe('browser faults', () => {
     request
   }, testInfo) => {
     // rule-based replies (code, then the answer) so interleaved requests get the right one
+    // slow enough that chat one is still streaming when chat two starts, even on a
+    // loaded CI machine (at 0.05 s a chunk, chat one could finish first)
     await scriptModel(request, {
       scenario: 'run_code',
-      quirks: { chunk_delay: 0.05 }
+      quirks: { chunk_delay: 0.25 }
     });
     await newNotebook(page, 'one.ipynb');
     await newNotebook(page, 'two.ipynb');

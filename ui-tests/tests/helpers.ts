@@ -158,12 +158,22 @@ async function waitForThemeApplied(
   dark: boolean
 ): Promise<void> {
   await page.waitForFunction(isDark => {
-    const node = document.querySelector('.jp-SideBar') ?? document.body;
-    const rgb = getComputedStyle(node)
-      .backgroundColor.match(/\d+/g)
-      ?.map(Number) ?? [255, 255, 255];
-    const luminance =
-      (0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2]) / 255;
-    return isDark ? luminance < 0.5 : luminance >= 0.5;
+    // Every themed area, our sidebar included, must compute the theme's colours: this
+    // is the check that the dark theme applies. (Headless Chromium sometimes leaves the
+    // top bar and the right area unrepainted in the screenshot although their computed
+    // colours are dark: a capture artifact, not the page.)
+    const nodes = [
+      ...document.querySelectorAll(
+        '.jp-SideBar, #jp-top-panel, #jp-codeinterp-chat'
+      )
+    ];
+    return (nodes.length ? nodes : [document.body]).every(node => {
+      const rgb = getComputedStyle(node)
+        .backgroundColor.match(/\d+/g)
+        ?.map(Number) ?? [255, 255, 255];
+      const luminance =
+        (0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2]) / 255;
+      return isDark ? luminance < 0.5 : luminance >= 0.5;
+    });
   }, dark);
 }
