@@ -9,7 +9,6 @@ prompts and repair policy serve the browser and ``jupyter codeinterp run``.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import re
@@ -755,7 +754,3 @@ def partial_code_argument(arguments: str) -> str:
 
 def new_chat_id() -> str:
     return uuid.uuid4().hex
-
-
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False)
