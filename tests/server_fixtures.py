@@ -247,6 +247,18 @@ class BrowserStandIn:
         state = json.loads(resp.body).get("execution_state")
         return state in ("restarting", "dead")
 
+    async def next_run_cell(self, timeout: float = 60) -> dict[str, Any]:
+        """Answer other executor requests until the server asks to run a cell; return that
+        request unanswered (for tests that act while the cell would be running)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            msg = await self.next(max(0.1, deadline - time.monotonic()))
+            if msg["type"] == "executor_request" and msg["action"] == "run_cell":
+                return msg
+            if msg["type"] == "executor_request":
+                await self.send({"type": "executor_reply", "request_id": msg["request_id"], "ok": True,
+                                 "result": {"cells": self.cells}})
+
     async def serve_until(self, types: set[str], timeout: float = 60) -> dict[str, Any]:
         """Answer executor and approval requests until a message of one of ``types`` arrives
         (approval requests are left alone when ``approve`` is None)."""

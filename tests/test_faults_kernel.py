@@ -115,13 +115,7 @@ async def test_kernel_restarted_by_the_user_during_a_turn(server, scripted_model
         scripted_model.set_script(run_code("import time\nfor i in range(600):\n    time.sleep(0.1)"),
                                   text("unused"))
         await tab.prompt("rs", nb, "long cell")
-        while True:
-            msg = await tab.next()
-            if msg["type"] == "executor_request" and msg["action"] == "run_cell":
-                break
-            if msg["type"] == "executor_request":
-                await tab.send({"type": "executor_reply", "request_id": msg["request_id"], "ok": True,
-                                "result": {"cells": tab.cells}})
+        msg = await tab.next_run_cell()
         run = asyncio.ensure_future(tab.run_cell(msg))
         await asyncio.sleep(0.5)
         resp = await server.fetch(f"api/kernels/{kernel_id}/restart", method="POST", body="")
@@ -177,13 +171,7 @@ async def test_generated_infinite_loop_is_stopped(server, scripted_model):
     try:
         scripted_model.set_script(run_code("while True:\n    pass"), text("unused"))
         await tab.prompt("loop", nb, "spin")
-        while True:
-            msg = await tab.next()
-            if msg["type"] == "executor_request" and msg["action"] == "run_cell":
-                break
-            if msg["type"] == "executor_request":
-                await tab.send({"type": "executor_reply", "request_id": msg["request_id"], "ok": True,
-                                "result": {"cells": tab.cells}})
+        msg = await tab.next_run_cell()
         run = asyncio.ensure_future(tab.run_cell(msg))
         await asyncio.sleep(0.5)
         await tab.send({"type": "stop", "chat_id": "loop"})
@@ -222,13 +210,7 @@ async def test_oversized_executor_reply_closes_the_socket_and_the_chat_recovers(
     tab = await open_tab(server, kernel_id)
     scripted_model.set_script(run_code("print('x' * 50_000_000)"), text("unused"))
     await tab.prompt("big", nb, "print a lot")
-    while True:
-        msg = await tab.next()
-        if msg["type"] == "executor_request" and msg["action"] == "run_cell":
-            break
-        if msg["type"] == "executor_request":
-            await tab.send({"type": "executor_reply", "request_id": msg["request_id"], "ok": True,
-                            "result": {"cells": tab.cells}})
+    msg = await tab.next_run_cell()
     result = await tab.run_cell(msg)
     assert len(result["outputs"][0]["text"]) > 50_000_000
     try:
@@ -247,13 +229,7 @@ async def test_oversized_executor_reply_closes_the_socket_and_the_chat_recovers(
             run_code("print('y' * 50_000_000)"),
             lambda req: text("saw %d chars" % len(req["messages"][-1]["content"])))
         await tab2.prompt("big", nb, "again, clipped")
-        while True:
-            msg = await tab2.next()
-            if msg["type"] == "executor_request" and msg["action"] == "run_cell":
-                break
-            if msg["type"] == "executor_request":
-                await tab2.send({"type": "executor_reply", "request_id": msg["request_id"], "ok": True,
-                                 "result": {"cells": []}})
+        msg = await tab2.next_run_cell()
         await tab2.send({"type": "executor_reply", "request_id": msg["request_id"], "ok": True,
                          "result": {"status": "ok", "cell_id": "c1",
                                     "outputs": [{"output_type": "stream", "name": "stdout", "text": clipped}]}})

@@ -230,13 +230,7 @@ async def test_tab_closed_while_a_generated_cell_runs_interrupts_it(server, scri
     scripted_model.set_script(run_code("while True:\n    pass"), text("unused"))
     tab = await open_tab(server, kernel_id)
     await tab.prompt("runaway", nb, "spin")
-    while True:
-        msg = await tab.next()
-        if msg["type"] == "executor_request" and msg["action"] == "run_cell":
-            break
-        if msg["type"] == "executor_request":
-            await tab.send({"type": "executor_reply", "request_id": msg["request_id"], "ok": True,
-                            "result": {"cells": []}})
+    msg = await tab.next_run_cell()
     kc = tab.kernel_client()
     kc.execute(msg["code"], allow_stdin=False)  # what the browser does before the tab goes
     await asyncio.sleep(0.5)
