@@ -108,6 +108,32 @@ async function openNotebook(
     .toBe('idle');
 }
 
+/**
+ * Milliseconds from `since` (epoch seconds) until the model server saw the first
+ * request's stream dropped; fails if the stream finished instead of being cancelled.
+ * The time is reported by the callers (typically 10-150 ms); the bound here only
+ * catches a turn that was never cancelled, so a loaded CI machine cannot make it flaky.
+ */
+async function modelStreamDroppedAfter(
+  request: APIRequestContext,
+  since: number
+): Promise<number> {
+  let entry: ILogEntry | undefined;
+  await expect
+    .poll(
+      async () => {
+        entry = (await modelLog(request))[0];
+        return entry?.finished_at ?? entry?.disconnected_at ?? null;
+      },
+      { timeout: 10000 }
+    )
+    .not.toBeNull();
+  expect(entry!.finished_at).toBeUndefined();
+  const dropMs = Math.round((entry!.disconnected_at! - since) * 1000);
+  expect(dropMs).toBeLessThan(5000);
+  return dropMs;
+}
+
 test.describe('browser faults', () => {
   test('closing the tab mid-turn cancels the model stream; a new tab has the history and can go on', async ({
     page,
@@ -136,18 +162,7 @@ test.describe('browser faults', () => {
     await context.close();
 
     // the server dropped the model stream (it would otherwise run ~20 s)
-    let entry: ILogEntry | undefined;
-    await expect
-      .poll(
-        async () => {
-          entry = (await modelLog(request))[0];
-          return entry?.finished_at ?? entry?.disconnected_at ?? null;
-        },
-        { timeout: 10000 }
-      )
-      .not.toBeNull();
-    expect(entry!.finished_at).toBeUndefined();
-    const dropMs = Math.round((entry!.disconnected_at! - closedAt) * 1000);
+    const dropMs = await modelStreamDroppedAfter(request, closedAt);
     testInfo.annotations.push({
       type: 'model stream dropped after tab close',
       description: `${dropMs} ms`
@@ -155,9 +170,6 @@ test.describe('browser faults', () => {
     console.log(
       `faults: model stream dropped ${dropMs} ms after the tab closed`
     );
-    // The measured time is reported (typically 10-150 ms); the bound only catches a turn
-    // that was never cancelled, so a loaded CI machine cannot make this flaky.
-    expect(dropMs).toBeLessThan(5000);
 
     // a new tab on the notebook: the history is there (stopped turn, partial text)
     await scriptModel(request, { scenario: 'echo' });
@@ -214,24 +226,10 @@ test.describe('browser faults', () => {
       'Stopped'
     );
     // the server cancelled the turn and its model stream
-    let entry: ILogEntry | undefined;
-    await expect
-      .poll(
-        async () => {
-          entry = (await modelLog(request))[0];
-          return entry?.finished_at ?? entry?.disconnected_at ?? null;
-        },
-        { timeout: 10000 }
-      )
-      .not.toBeNull();
-    expect(entry!.finished_at).toBeUndefined();
-    const dropMs = Math.round((entry!.disconnected_at! - cutAt) * 1000);
+    const dropMs = await modelStreamDroppedAfter(request, cutAt);
     console.log(
       `faults: model stream dropped ${dropMs} ms after the socket was cut`
     );
-    // The measured time is reported (typically 10-150 ms); the bound only catches a turn
-    // that was never cancelled, so a loaded CI machine cannot make this flaky.
-    expect(dropMs).toBeLessThan(5000);
 
     // reconnected (a new proxied socket) and reloaded from the server's history
     await expect(chat.locator('.jp-codeinterp-conn-open')).toBeVisible({

@@ -177,3 +177,21 @@ async function waitForThemeApplied(
     });
   }, dark);
 }
+
+/**
+ * The repair flow outside a Galata page fixture (Notebook 7, a /user/NAME/ prefix):
+ * ask for the total of the scripted prices, see the second attempt succeed and "7.0".
+ */
+export async function askForTheRepairedTotal(chat: Locator): Promise<void> {
+  await chat.locator('.jp-codeinterp-input').fill('add up 1.5, 2.5 and 3.0');
+  await chat.locator('.jp-codeinterp-input').press('Enter');
+  await expect(chat.locator('.jp-codeinterp-send')).toBeVisible({
+    timeout: 90000
+  });
+  await expect(chat.locator('.jp-codeinterp-attempt')).toHaveText(
+    /attempt 2 of 4/
+  );
+  await expect(chat.locator('.jp-codeinterp-markdown').last()).toContainText(
+    '7.0'
+  );
+}

@@ -6,7 +6,7 @@
  */
 import { expect, test } from '@jupyterlab/galata';
 
-import { runCode, scriptModel, text } from './helpers';
+import { askForTheRepairedTotal, runCode, scriptModel, text } from './helpers';
 
 test.use({
   autoGoto: false,
@@ -73,17 +73,7 @@ test('chat repair flow under a /user/NAME/ prefix', async ({
   });
   const chat = page.locator('#jp-codeinterp-chat');
   await expect(chat.locator('.jp-codeinterp-conn-open')).toBeVisible();
-  await chat.locator('.jp-codeinterp-input').fill('add up 1.5, 2.5 and 3.0');
-  await chat.locator('.jp-codeinterp-input').press('Enter');
-  await expect(chat.locator('.jp-codeinterp-send')).toBeVisible({
-    timeout: 90000
-  });
-  await expect(chat.locator('.jp-codeinterp-attempt')).toHaveText(
-    /attempt 2 of 4/
-  );
-  await expect(chat.locator('.jp-codeinterp-markdown').last()).toContainText(
-    '7.0'
-  );
+  await askForTheRepairedTotal(chat);
   expect(sockets.some(url => url.includes(`${prefix}codeinterp/chat`))).toBe(
     true
   );

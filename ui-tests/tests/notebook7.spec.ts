@@ -3,7 +3,7 @@
  */
 import { expect, test } from '@jupyterlab/galata';
 
-import { runCode, scriptModel, text } from './helpers';
+import { askForTheRepairedTotal, runCode, scriptModel, text } from './helpers';
 
 test.use({
   autoGoto: false,
@@ -65,17 +65,7 @@ test('chat repair flow in Notebook 7', async ({
   const chat = page.locator('#jp-codeinterp-chat');
   await expect(chat).toBeVisible();
   await expect(chat.locator('.jp-codeinterp-conn-open')).toBeVisible();
-  await chat.locator('.jp-codeinterp-input').fill('add up 1.5, 2.5 and 3.0');
-  await chat.locator('.jp-codeinterp-input').press('Enter');
-  await expect(chat.locator('.jp-codeinterp-send')).toBeVisible({
-    timeout: 90000
-  });
-  await expect(chat.locator('.jp-codeinterp-attempt')).toHaveText(
-    /attempt 2 of 4/
-  );
-  await expect(chat.locator('.jp-codeinterp-markdown').last()).toContainText(
-    '7.0'
-  );
+  await askForTheRepairedTotal(chat);
   const cells = await page.evaluate(() => {
     const panel = (window as any).jupyterapp.shell.currentWidget;
     return panel.content.model.toJSON().cells;
