@@ -287,8 +287,11 @@ export class CodeInterpService implements ICodeInterp {
       ) {
         await this.openChat(chat, String(chats[0].id));
       }
+      this._historyPending.delete(chat);
     } catch (error) {
       if (!(error instanceof ChatRequestError)) {
+        // e.g. the socket dropped mid-request: try again when it reopens
+        this._historyPending.add(chat);
         console.warn('codeinterp: could not load the chat history', error);
       }
     } finally {
@@ -331,6 +334,8 @@ export class CodeInterpService implements ICodeInterp {
         for (const chat of this._byChatId.values()) {
           if (chat.turns.length) {
             void this.openChat(chat, chat.chatId).catch(() => undefined);
+          } else if (this._historyPending.has(chat)) {
+            void this._loadLatest(chat);
           }
         }
       }
@@ -393,6 +398,8 @@ export class CodeInterpService implements ICodeInterp {
   private _byPanel = new Map<NotebookPanel, ChatModel>();
   private _byChatId = new Map<string, ChatModel>();
   private _titles = new Map<string, string>();
+  /** Chats whose saved history could not be fetched yet (retried on reconnect). */
+  private _historyPending = new WeakSet<ChatModel>();
   private _current: ChatModel | null = null;
   private _wasOpen = false;
   private _protocolWarning = '';

@@ -122,11 +122,15 @@ test.describe('chat', () => {
       '31337'
     );
 
+    // saved as a user would, so the notebook reopens with its kernel (an
+    // unsaved new notebook has no kernelspec and reopens behind a kernel dialog)
+    await page.notebook.save();
     await page.reload({ waitForIsReady: false });
     await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
     if (!(await page.notebook.isOpen('history.ipynb'))) {
       await page.notebook.openByPath(`${tmpPath}/history.ipynb`);
     }
+    await page.notebook.activate('history.ipynb');
     chat = await openChat(page);
     await expect(chat.locator('.jp-codeinterp-user-text')).toHaveText(
       'remember the number 31337'
