@@ -28,12 +28,32 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Optional, Union
 from urllib.parse import urlsplit, urlunsplit
 
+import importlib
+
 import openai
 
 from ..config import CodeInterp
 from ..context.tokens import estimate_messages_tokens, estimate_tokens
 from .presets import OPENAI_URL, get_preset
+from .sse import MalformedEvent, json_chunks
 from .types import ModelReply, ProviderError, TokenUsage, ToolCall
+
+def _http_errors() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
+    """(timeouts, broken connections) of the HTTP library the openai SDK uses: ``httpx`` in
+    openai 1.x and 2.x, ``httpx2`` in 3.x.  Raised as they are while we read the body."""
+    timeouts: list[type[BaseException]] = []
+    broken: list[type[BaseException]] = []
+    for name in ("httpx2", "httpx"):
+        try:
+            mod = importlib.import_module(name)
+        except ImportError:
+            continue
+        timeouts.append(mod.TimeoutException)
+        broken.extend((mod.TransportError, mod.StreamError))
+    return tuple(timeouts), tuple(broken)
+
+
+_HTTP_TIMEOUTS, _HTTP_BROKEN = _http_errors()
 
 PLACEHOLDER_KEY = "sk-no-key"
 """Sent to endpoints when no key is configured: the SDK requires one, local servers ignore it."""
@@ -283,8 +303,11 @@ class ModelClient:
     async def _stream_once(self, params: dict, messages: list[dict], tools: Optional[list[dict]],
                            on_text: Optional[TextCallback],
                            on_tool_delta: Optional[Callable[[str, str], Any]] = None) -> ModelReply:
+        # The SDK sends the request and maps its status; the body is decoded by llm/sse.py
+        # (plain dicts, no pydantic object per streamed chunk).
         try:
-            stream = await self._sdk.chat.completions.create(**params)
+            opened = self._sdk.chat.completions.with_streaming_response.create(**params)
+            response = await opened.__aenter__()
         except openai.APIStatusError as e:
             raise await self._map_status(e, params) from None
         except openai.APIConnectionError as e:
@@ -295,56 +318,63 @@ class ModelClient:
         usage: Optional[TokenUsage] = None
         emitted = False
         try:
-            async for chunk in stream:
-                u = getattr(chunk, "usage", None)
-                if u:
-                    usage = TokenUsage(prompt_tokens=getattr(u, "prompt_tokens", 0) or 0,
-                                       completion_tokens=getattr(u, "completion_tokens", 0) or 0)
-                if getattr(chunk, "model", None):
-                    reply.model = chunk.model
-                for choice in getattr(chunk, "choices", None) or []:
-                    if getattr(choice, "index", 0) not in (0, None):
+            async for chunk in json_chunks(response.http_response.aiter_lines()):
+                if chunk.get("error"):
+                    # an error event inside the stream: ``data: {"error": {...}}``
+                    detail = self._server_message(chunk) or "unknown error"
+                    raise ProviderError(
+                        "server_error", f"{self._where} reported an error in the middle of the "
+                        f"answer: {self._redact(detail)}", retryable=not emitted,
+                        partial_text=reply.text)
+                u = chunk.get("usage")
+                if isinstance(u, dict):
+                    usage = TokenUsage(prompt_tokens=_int(u.get("prompt_tokens")),
+                                       completion_tokens=_int(u.get("completion_tokens")))
+                if isinstance(chunk.get("model"), str) and chunk["model"]:
+                    reply.model = chunk["model"]
+                for choice in chunk.get("choices") or ():
+                    if not isinstance(choice, dict) or choice.get("index", 0) not in (0, None):
                         continue
-                    delta = getattr(choice, "delta", None)
-                    if delta is not None:
-                        extra = getattr(delta, "model_extra", None) or {}
-                        thought = extra.get("reasoning_content") or extra.get("reasoning")
+                    delta = choice.get("delta")
+                    if isinstance(delta, dict):
+                        thought = delta.get("reasoning_content") or delta.get("reasoning")
                         if isinstance(thought, str):
                             reply.reasoning += thought
-                        if getattr(delta, "content", None):
-                            reply.text += delta.content
+                        content = delta.get("content")
+                        if content and isinstance(content, str):
+                            reply.text += content
                             emitted = True
                             if on_text is not None:
-                                await _maybe_await(on_text(delta.content))
-                        for tc in getattr(delta, "tool_calls", None) or []:
+                                await _maybe_await(on_text(content))
+                        for tc in delta.get("tool_calls") or ():
+                            if not isinstance(tc, dict):
+                                continue
                             current = calls.feed(tc)
                             if on_tool_delta is not None and current["name"]:
                                 await _maybe_await(on_tool_delta(current["name"], current["arguments"]))
-                    if getattr(choice, "finish_reason", None):
-                        reply.finish_reason = choice.finish_reason
-        except openai.APITimeoutError:
+                    if choice.get("finish_reason"):
+                        reply.finish_reason = str(choice["finish_reason"])
+        except _HTTP_TIMEOUTS:
             raise ProviderError(
                 "timeout", f"{self._where} stopped sending in the middle of the answer: nothing "
                 f"for request_timeout={self.request_timeout:g} s.",
                 hint="A slow or busy model may need more: raise c.CodeInterp.request_timeout.",
                 retryable=not emitted, partial_text=reply.text) from None
-        except openai.APIStatusError as e:  # pragma: no cover - status errors come before chunks
-            raise await self._map_status(e, params) from None
-        except openai.APIConnectionError as e:
+        except _HTTP_BROKEN as e:
             raise ProviderError(
                 "stream_broken", f"The connection to {self._where} broke in the middle of the "
                 f"answer ({self._cause(e)}).",
                 hint="The answer is incomplete; ask again.", retryable=not emitted,
                 partial_text=reply.text) from None
-        except openai.APIError as e:
-            # an error event inside the stream: ``data: {"error": {...}}``
-            detail = self._server_message(e.body) or e.message
+        except MalformedEvent as e:
             raise ProviderError(
-                "server_error", f"{self._where} reported an error in the middle of the answer: "
-                f"{self._redact(detail)}", retryable=not emitted, partial_text=reply.text) from None
+                "stream_broken", f"{self._where} sent a streamed event that is not JSON: "
+                f"{self._redact(e.data[:120])!r}.",
+                hint="Is the base URL an OpenAI-compatible /v1 endpoint?", retryable=not emitted,
+                partial_text=reply.text) from None
         finally:
             try:
-                await stream.close()
+                await opened.__aexit__(None, None, None)
             except Exception:  # pragma: no cover
                 pass
 
@@ -613,6 +643,10 @@ class ModelClient:
             retryable="connecterror" not in low.replace(" ", ""))
 
 
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
 def _is_json(text: str) -> bool:
     try:
         json.loads(text)
@@ -644,12 +678,13 @@ class _ToolCallAssembler:
         self._calls: list[dict[str, Any]] = []
         self._by_index: dict[int, dict[str, Any]] = {}
 
-    def feed(self, tc: Any) -> dict[str, Any]:
-        fn = getattr(tc, "function", None)
-        name = getattr(fn, "name", None) if fn is not None else None
-        args = getattr(fn, "arguments", None) if fn is not None else None
-        tid = getattr(tc, "id", None)
-        index = getattr(tc, "index", None)
+    def feed(self, tc: dict[str, Any]) -> dict[str, Any]:
+        fn = tc.get("function")
+        fn = fn if isinstance(fn, dict) else {}
+        name = fn.get("name") if isinstance(fn.get("name"), str) else None
+        args = fn.get("arguments")
+        tid = tc.get("id") if isinstance(tc.get("id"), str) else None
+        index = tc.get("index") if isinstance(tc.get("index"), int) else None
         current = self._by_index.get(index) if index is not None else (
             self._calls[-1] if self._calls else None)
         starts_new = current is None or (name and current["name"]) or (
