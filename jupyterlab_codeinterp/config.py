@@ -60,6 +60,12 @@ class CodeInterp(Configurable):
     max_retry_wait = Float(30.0, help="Longest single wait between retries, in seconds.").tag(
         config=True
     )
+    model_io_thread = Bool(
+        True,
+        help="Read model streams on a separate event-loop thread, so a flood of streamed "
+        "tokens never delays jupyter_server's own loop (kernels, contents). Off: on the "
+        "server's loop.",
+    ).tag(config=True)
     protocol = Enum(
         ["auto", "tools", "codeblocks"],
         default_value="auto",

@@ -24,12 +24,14 @@ class CodeInterpState:
 
     def __init__(self, *, config: CodeInterp, serverapp: Any, log: Any) -> None:
         from .llm.client import ModelClient
+        from .llm.io_loop import ModelIOLoop
 
         self.config = config
         self.serverapp = serverapp
         self.log = log
         self.root_dir = os.path.abspath(os.path.expanduser(serverapp.root_dir))
         self.kernel_clients = KernelClientPool(serverapp.kernel_manager)
+        self.model_io = ModelIOLoop()  # its thread starts with the first model call
         self.store = ChatStore(config.history_dir)
         self.chat_service = ChatService(
             config=config,
@@ -37,9 +39,16 @@ class CodeInterpState:
             store=self.store,
             kernel_client_for=self.kernel_client_for,
             interrupt_kernel=self.interrupt_kernel,
-            model_factory=lambda cfg, model: ModelClient(cfg, model=model),
+            model_factory=self._model_factory,
         )
         self._models_cache: tuple[float, list[str]] | None = None
+
+    def _model_factory(self, cfg: CodeInterp, model: str) -> Any:
+        from .llm.client import ModelClient
+        from .llm.io_loop import OffLoopModel
+
+        client = ModelClient(cfg, model=model)
+        return OffLoopModel(client, self.model_io) if cfg.model_io_thread else client
 
     async def kernel_id_for(self, notebook_path: str) -> str | None:
         sm = self.serverapp.session_manager
@@ -112,6 +121,7 @@ class CodeInterpState:
     async def close(self) -> None:
         await self.chat_service.close()
         await self.kernel_clients.close_all()
+        await asyncio.to_thread(self.model_io.stop)
 
 
 class CodeInterpExtension(ExtensionApp):

@@ -1,0 +1,115 @@
+"""Model streams read on the model I/O thread (llm/io_loop.py), through the real openai SDK
+against the scripted server: same answers, same errors, pieces delivered in order on the
+caller's loop, and cancelling the caller ends the HTTP stream."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from scripted_model import hang, run_code, server_error, text
+
+from jupyterlab_codeinterp.llm.client import ModelClient
+from jupyterlab_codeinterp.llm.io_loop import ModelIOLoop, OffLoopModel, _Relay
+from jupyterlab_codeinterp.llm.types import ProviderError
+
+MSGS = [{"role": "user", "content": "hello"}]
+TOOLS = [{"type": "function", "function": {
+    "name": "run_code", "description": "Run code.",
+    "parameters": {"type": "object", "properties": {"code": {"type": "string"}}, "required": ["code"]}}}]
+
+
+@pytest.fixture
+def io_loop():
+    io = ModelIOLoop(name="test-model-io")
+    yield io
+    io.stop()
+
+
+@pytest.fixture
+async def offloop(scripted_config, io_loop):
+    model = OffLoopModel(ModelClient(scripted_config), io_loop)
+    yield model
+    await model.close()
+
+
+async def test_text_arrives_in_order_on_the_callers_thread(scripted_model, offloop):
+    answer = " ".join(f"word{i}" for i in range(200))
+    scripted_model.set_script(text(answer, chunk_size=3))
+    pieces: list[str] = []
+    threads: set[str] = set()
+
+    def on_text(piece: str) -> None:
+        pieces.append(piece)
+        threads.add(threading.current_thread().name)
+
+    reply = await offloop.stream(MSGS, on_text=on_text)
+    assert reply.text == answer
+    assert "".join(pieces) == answer
+    assert threads == {threading.current_thread().name}  # never called from the model thread
+    assert len(pieces) < len(answer) // 3  # coalesced: fewer callbacks than streamed chunks
+
+
+async def test_tool_call_previews_and_the_call(scripted_model, offloop):
+    scripted_model.set_script(run_code("import pandas as pd\nprint(pd.__version__)"))
+    seen: list[tuple[str, str]] = []
+
+    async def on_tool_delta(name: str, args: str) -> None:
+        seen.append((name, args))
+
+    reply = await offloop.stream(MSGS, tools=TOOLS, on_tool_delta=on_tool_delta)
+    assert [c.name for c in reply.tool_calls] == ["run_code"]
+    assert seen and seen[-1][0] == "run_code"
+    assert seen[-1][1] == reply.tool_calls[0].arguments
+
+
+async def test_errors_and_retry_notices_cross_over(scripted_model, offloop):
+    scripted_model.set_script(server_error(503), text("fine now"))
+    notices = []
+    reply = await offloop.stream(MSGS, on_retry=notices.append)
+    assert reply.text == "fine now" and len(notices) == 1
+    scripted_model.set_script(*[server_error(500)] * 5)
+    with pytest.raises(ProviderError) as info:
+        await offloop.stream(MSGS)
+    assert info.value.kind == "server_error"
+
+
+async def test_cancelling_the_caller_ends_the_model_stream(scripted_model, offloop):
+    scripted_model.set_script(hang(10, after_chunks=2))
+    got: list[str] = []
+    task = asyncio.ensure_future(offloop.stream(MSGS, on_text=got.append))
+    while not got:
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    deadline = time.monotonic() + 5
+    entry = [e for e in scripted_model.log if e["path"].endswith("/chat/completions")][-1]
+    while "disconnected_at" not in entry and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    assert "disconnected_at" in entry  # the HTTP stream was closed, not left running
+
+
+async def test_models_list_and_attributes_pass_through(scripted_model, offloop):
+    assert "scripted-model" in await offloop.list_models(timeout=2)
+    assert offloop.model == "scripted-model"
+    assert offloop.protocol in ("tools", "codeblocks")
+
+
+async def test_relay_merges_neighbouring_pieces_and_keeps_order():
+    relay = _Relay(asyncio.get_running_loop())
+    relay._queue = [("text", "a"), ("text", "b"), ("tool", ("run_code", "{")),
+                    ("tool", ("run_code", '{"code"')), ("retry", 1), ("text", "c")]
+    assert relay.take() == [("text", "ab"), ("tool", ("run_code", '{"code"')), ("retry", 1), ("text", "c")]
+
+
+def test_the_loop_thread_starts_on_first_use_and_stops(io_loop):
+    before = {t.name for t in threading.enumerate()}
+    assert "test-model-io" not in before
+    assert io_loop.submit(asyncio.sleep(0, result=5)).result(5) == 5
+    assert "test-model-io" in {t.name for t in threading.enumerate()}
+    io_loop.stop()
+    assert "test-model-io" not in {t.name for t in threading.enumerate()}
