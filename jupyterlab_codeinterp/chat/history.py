@@ -98,8 +98,10 @@ class ChatStore:
             os.makedirs(folder, mode=0o700, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".chat-", suffix=".json", dir=folder)
             try:
+                # dumps, not dump: json.dump streams through the pure-Python encoder
+                text = json.dumps(chat, ensure_ascii=False)
                 with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    json.dump(chat, fh, ensure_ascii=False)
+                    fh.write(text)
                 os.chmod(tmp, 0o600)
                 os.replace(tmp, path)
             except BaseException:

@@ -81,6 +81,7 @@ class ChatService:
         self.model_factory = model_factory
         self._models: dict[str, Any] = {}
         self.running: dict[str, RunningTurn] = {}
+        self.pacer = TurnPacer()
 
     def model_for(self, model: Optional[str]) -> Any:
         """One model client per model name (clients keep connections and protocol decisions)."""
@@ -106,8 +107,43 @@ class ChatService:
         self._models.clear()
 
 
-#: streamed text goes out at most this often per turn (the first piece at once)
+class TurnPacer:
+    """Spreads the starts of turns: at most one every ``spacing`` seconds.
+
+    A turn's start is the costly part of it for the server (history, context, the model
+    request); when many prompts arrive at once (a class starting an exercise together),
+    starting them all in the same instant puts hundreds of setup steps in one pass of
+    the event loop, and every other request on the server waits behind them.  Paced, a
+    burst of 200 prompts becomes a 1 s ramp; a prompt on a quiet server waits nothing.
+    """
+
+    def __init__(self, spacing: float = 0.005) -> None:
+        self.spacing = spacing
+        self._next = 0.0
+
+    async def wait(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        slot = max(now, self._next)
+        self._next = slot + self.spacing
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+
+#: streamed text goes out at most this often per turn (the first piece at once)...
 DELTA_INTERVAL = 0.05
+#: ...and less often when many turns stream at once, up to this
+MAX_DELTA_INTERVAL = 0.25
+
+
+def delta_interval(running_turns: int) -> float:
+    """How long a turn's streamed text may wait to be sent, given the server's load.
+
+    Each socket frame costs the server's loop ~0.1 ms whatever its size; with hundreds of
+    turns streaming, fewer and larger frames keep the loop responsive (bench/bench_load.py)
+    while the text still moves several times a second.  Up to 40 turns: 50 ms.
+    """
+    return min(MAX_DELTA_INTERVAL, DELTA_INTERVAL * max(1.0, running_turns / 40))
 
 
 def _snapshot(chat: dict[str, Any]) -> dict[str, Any]:
@@ -150,7 +186,7 @@ class _TurnSink:
             else:
                 self._pending.text += msg.text
             loop = asyncio.get_running_loop()
-            wait = self._last_sent + DELTA_INTERVAL - loop.time()
+            wait = self._last_sent + delta_interval(len(self.conn.service.running)) - loop.time()
             if wait <= 0:
                 await self.flush()
             elif self._timer is None:
@@ -339,6 +375,7 @@ class ChatConnection:
     async def _run_turn(self, msg: PromptMsg, path: str) -> None:
         service = self.service
         store = service.store
+        await service.pacer.wait()
         chat = await asyncio.to_thread(store.load_or_new, path, msg.chat_id)
         turn_no = int(chat.get("turns", 0)) + 1
         if not chat.get("title"):

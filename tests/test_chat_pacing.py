@@ -1,0 +1,54 @@
+"""How the chat service keeps the server's loop responsive under many chats: turn starts
+paced, streamed text sent less often when many turns stream (chat/service.py)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from jupyterlab_codeinterp.chat.service import (
+    DELTA_INTERVAL, MAX_DELTA_INTERVAL, TurnPacer, delta_interval,
+)
+
+
+async def test_a_lone_turn_starts_at_once(monkeypatch):
+    import jupyterlab_codeinterp.chat.service as service
+
+    slept: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def recording_sleep(delay: float) -> None:
+        slept.append(delay)
+        await real_sleep(delay)
+
+    monkeypatch.setattr(service.asyncio, "sleep", recording_sleep)
+    pacer = TurnPacer(spacing=0.05)
+    await pacer.wait()
+    assert slept == []  # no wait on a quiet server
+    await real_sleep(0.06)  # the next slot has passed: no wait either
+    await pacer.wait()
+    assert slept == []
+    await pacer.wait()  # right after another start: waits about one spacing
+    assert len(slept) == 1 and 0 < slept[0] <= 0.05
+
+
+async def test_a_burst_of_turns_is_spread_in_order():
+    pacer = TurnPacer(spacing=0.02)
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    started: list[tuple[int, float]] = []
+
+    async def turn(i: int) -> None:
+        await pacer.wait()
+        started.append((i, loop.time() - t0))
+
+    await asyncio.gather(*(turn(i) for i in range(10)))
+    assert [i for i, _ in started] == list(range(10))
+    gaps = [b - a for (_, a), (_, b) in zip(started, started[1:])]
+    assert min(gaps) >= 0.015  # spread, not all in one pass of the loop
+    assert started[-1][1] >= 0.17
+
+
+def test_streamed_text_is_sent_less_often_only_under_load():
+    assert delta_interval(0) == delta_interval(1) == delta_interval(40) == DELTA_INTERVAL
+    assert DELTA_INTERVAL < delta_interval(100) < MAX_DELTA_INTERVAL
+    assert delta_interval(200) == delta_interval(5000) == MAX_DELTA_INTERVAL
