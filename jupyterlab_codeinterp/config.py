@@ -60,6 +60,13 @@ class CodeInterp(Configurable):
     max_retry_wait = Float(30.0, help="Longest single wait between retries, in seconds.").tag(
         config=True
     )
+    http_backend = Enum(
+        ["auto", "aiohttp", "httpx"],
+        default_value="auto",
+        help="The openai SDK's HTTP transport for model calls: aiohttp (the SDK's option for "
+        "many concurrent streams; about half the CPU per streamed token) or httpx (the SDK's "
+        "default). auto: aiohttp when installed.",
+    ).tag(config=True)
     model_io_thread = Bool(
         True,
         help="Read model streams on a separate event-loop thread, so a flood of streamed "

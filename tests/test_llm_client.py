@@ -668,3 +668,30 @@ def test_scripted_callable_responder(scripted_model):
     r = sdk.chat.completions.create(model="scripted-model", messages=MSGS)
     assert r.choices[0].message.content == "done"
     sdk.close()
+
+
+@pytest.mark.parametrize("backend", ["httpx", "aiohttp"])
+async def test_both_http_backends_stream_and_fail_the_same_way(scripted_model, scripted_config, backend):
+    """The openai SDK's two transports: answers and each connection failure end alike."""
+    scripted_config.http_backend = backend
+    scripted_config.request_timeout = 0.4
+    async with ModelClient(scripted_config) as client:
+        assert client.http_backend == backend
+        scripted_model.set_script(text("forty-two", chunk_size=2), run_code("print(1)"))
+        got: list[str] = []
+        assert (await client.stream(MSGS, on_text=got.append)).text == "forty-two" == "".join(got)
+        reply = await client.stream(MSGS, tools=TOOLS)
+        assert reply.tool_calls[0].name == "run_code"
+
+        scripted_model.set_script(hang(10, after_chunks=3))
+        err = await expect_error(client, "timeout", on_text=got.append)
+        assert "middle of the answer" in err.message
+
+        scripted_model.set_script(cut(in_tool_call=False), cut(in_tool_call=False),
+                                  cut(in_tool_call=False))
+        err = await expect_error(client, "stream_broken", on_text=got.append)
+        assert "broke in the middle" in err.message
+    url = f"http://127.0.0.1:{_dead_port()}/v1"
+    async with ModelClient(scripted_config, base_url=url) as client:
+        err = await expect_error(client, "connection")
+    assert f"Nothing is listening at {url}" in err.message

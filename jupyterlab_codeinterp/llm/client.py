@@ -79,6 +79,7 @@ _MODEL_MISSING = re.compile(
     r"|not a valid|no such|not loaded)|(unknown|invalid|no such) model|try pulling",
     re.I,
 )
+_CONNECT_TIMEOUT = re.compile(r"connect(ion)?timeout|connection timeout to host")
 _SECRET_PATTERNS = [
     re.compile(r"\b((?:sk|rk|pk)-)[A-Za-z0-9_\-]{6,}"),
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9_\-\.=:/+]{6,}"),
@@ -185,6 +186,12 @@ class ModelClient:
         timeout = openai.Timeout(self.request_timeout, connect=self.connect_timeout)
         common: dict[str, Any] = dict(api_key=self._api_key or PLACEHOLDER_KEY, max_retries=0,
                                       timeout=timeout, default_headers=headers or None)
+        self.http_backend = "httpx"
+        if config.http_backend in ("auto", "aiohttp"):
+            http_client = _aiohttp_client(required=config.http_backend == "aiohttp")
+            if http_client is not None:
+                common["http_client"] = http_client
+                self.http_backend = "aiohttp"
         if self.azure:
             self.deployment = config.azure_deployment or self.model
             self._sdk: openai.AsyncOpenAI = openai.AsyncAzureOpenAI(
@@ -607,11 +614,33 @@ class ModelClient:
         err.models = models  # type: ignore[attr-defined]
         return err
 
+    @staticmethod
+    def _chain_text(e: BaseException) -> str:
+        """Every exception behind ``e`` in words, lower-case (aiohttp's os_error included)."""
+        parts: list[str] = []
+        seen: set[int] = set()
+        c: Optional[BaseException] = e
+        while c is not None and id(c) not in seen and len(parts) < 8:
+            seen.add(id(c))
+            parts.append(f"{type(c).__name__}: {c}")
+            os_error = getattr(c, "os_error", None)
+            if isinstance(os_error, BaseException):
+                parts.append(f"{type(os_error).__name__}: {os_error}")
+            c = c.__cause__ or c.__context__
+        return " | ".join(parts).lower()
+
     def _map_connection(self, e: openai.APIConnectionError) -> ProviderError:
         cause = self._cause(e)
-        low = cause.lower()
-        if isinstance(e, openai.APITimeoutError):
-            if "connect" in low.split(":", 1)[0]:
+        low = self._chain_text(e)
+        refused = any(s in low for s in ("refused", "all connection attempts failed", "errno 111",
+                                         "connect call failed"))
+        unresolved = any(s in low for s in ("name or service not known", "nodename nor servname",
+                                            "getaddrinfo", "name resolution"))
+        # aiohttp reports a refused connection as a ClientConnectionError, which the SDK's
+        # aiohttp transport maps to ConnectTimeout: not a timeout when the cause says refused
+        if isinstance(e, openai.APITimeoutError) and not (refused or unresolved):
+            # httpx: ConnectTimeout; aiohttp: ConnectionTimeoutError "Connection timeout to host"
+            if _CONNECT_TIMEOUT.search(low):
                 return self._error(
                     "timeout", f"Could not connect to {self._where} within "
                     f"connect_timeout={self.connect_timeout:g} s.",
@@ -622,13 +651,12 @@ class ModelClient:
                 hint="A slow or busy (local) model may need more time: raise "
                 "c.CodeInterp.request_timeout.", retryable=False)
         start = f" {self.preset.start_hint}." if self.preset and self.preset.start_hint else ""
-        if "refused" in low or "all connection attempts failed" in low or "errno 111" in low:
+        if refused:
             return self._error(
                 "connection", f"Nothing is listening at {self._where} (connection refused).",
                 hint="Start the model server or fix c.CodeInterp.base_url / OPENAI_BASE_URL."
                 + start)
-        if "name or service not known" in low or "nodename nor servname" in low or \
-                "getaddrinfo" in low or "name resolution" in low:
+        if unresolved:
             host = urlsplit(self.base_url).hostname or self._where
             return self._error(
                 "connection", f"Cannot resolve the host '{host}' of {self._where}.",
@@ -641,6 +669,25 @@ class ModelClient:
             "connection", f"Cannot reach {self._where} ({cause}).",
             hint="Check that the model server is running and c.CodeInterp.base_url is right.",
             retryable="connecterror" not in low.replace(" ", ""))
+
+
+def _aiohttp_client(*, required: bool) -> Any:
+    """The openai SDK's aiohttp-based client (``openai[aiohttp]``), or None without it.
+
+    Streaming many answers at once, the SDK's default httpx transport (anyio, httpcore, h11
+    in Python) costs ~170 us of CPU per streamed token here, aiohttp's C parser ~90 us
+    (bench/README.md).  The SDK maps aiohttp's errors to its httpx ones, so error handling
+    is the same.
+    """
+    factory = getattr(openai, "DefaultAioHttpClient", None)
+    try:
+        if factory is None:
+            raise RuntimeError("this openai version has no DefaultAioHttpClient")
+        return factory()
+    except Exception as exc:  # the extra is not installed
+        if required:
+            raise ValueError(f"c.CodeInterp.http_backend = 'aiohttp' needs openai[aiohttp] ({exc})") from None
+        return None
 
 
 def _int(value: Any) -> int:
