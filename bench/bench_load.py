@@ -181,7 +181,10 @@ async def bench(args: argparse.Namespace, server_url: str, model_url: str, serve
         "chats": args.chats, "rounds": args.rounds, "chunks_per_answer": len(words) // 5 + 1,
         "chunk_delay_ms": args.delay * 1000, "elapsed_s": elapsed, "think_s": args.think,
         "idle_lag": idle, "lag": lag, "turns": turns, "turns_per_s": turns / elapsed,
-        "chunks": chunks, "chunks_per_s": chunks / elapsed,
+        "frames": chunks, "frames_per_s": chunks / elapsed,
+        "model_chunks_per_s": turns * (len(words) // 5 + 1) / elapsed,
+        # Little's law: the mean number of turns in flight (streaming or starting)
+        "mean_turns_in_flight": sum(turn_times) / elapsed,
         "first_chunk_p50_ms": pct(firsts, 0.5) * 1000, "first_chunk_p99_ms": pct(firsts, 0.99) * 1000,
         "turn_p50_s": pct(turn_times, 0.5), "turn_p99_s": pct(turn_times, 0.99),
         "rss_before_mib": rss_before / 2**20, "rss_connected_mib": rss_connected / 2**20,
@@ -200,13 +203,17 @@ def report(r: dict) -> None:
     print(f"  event-loop lag while streaming: p50 {lag['p50_ms']:.2f} ms, p99 {lag['p99_ms']:.2f} ms, "
           f"p99.9 {lag['p999_ms']:.2f} ms, max {lag['max_ms']:.1f} ms ({lag['samples']} samples)")
     print(f"  event-loop lag idle:            p50 {idle['p50_ms']:.2f} ms, p99 {idle['p99_ms']:.2f} ms")
-    print(f"  throughput: {r['turns_per_s']:.1f} turns/s, {r['chunks_per_s']:.0f} chunks/s "
-          f"({r['turns']} turns, {r['chunks']} chunks in {r['elapsed_s']:.1f} s; server CPU {r['server_cpu_s']:.1f} s)")
+    print(f"  throughput: {r['turns_per_s']:.1f} turns/s, {r['model_chunks_per_s']:.0f} model chunks/s streamed, "
+          f"{r['frames_per_s']:.0f} text frames/s to the tabs ({r['turns']} turns, {r['frames']} text frames in "
+          f"{r['elapsed_s']:.1f} s; server CPU {r['server_cpu_s']:.1f} s); "
+          f"{r['mean_turns_in_flight']:.0f} turns in flight on average")
     print(f"  first chunk after the prompt: p50 {r['first_chunk_p50_ms']:.0f} ms, p99 {r['first_chunk_p99_ms']:.0f} ms; "
           f"turn p50 {r['turn_p50_s']:.2f} s, p99 {r['turn_p99_s']:.2f} s")
     print(f"  server RSS: {r['rss_before_mib']:.0f} MiB before, {r['rss_connected_mib']:.0f} MiB with the sockets open, "
           f"{r['rss_peak_mib']:.0f} MiB peak, {r['rss_after_mib']:.0f} MiB after")
     print(f"  memory per chat: {r['per_chat_kib']:.0f} KiB at peak ({r['per_socket_kib']:.0f} KiB per open socket)")
+    verdict = "PASS" if lag["p99_ms"] <= 20 else "FAIL"
+    print(f"  target p99 loop lag <= 20 ms: {verdict}")
     if r["error_count"]:
         print(f"  ERRORS: {r['error_count']}, e.g. {r['errors']}")
 
@@ -221,6 +228,11 @@ def main() -> None:
                    help="each prompt waits a random 0..THINK s first (0: all chats in lockstep, the worst case)")
     p.add_argument("--idle", type=float, default=2.0, help="seconds of idle loop-lag baseline")
     p.add_argument("--json", action="store_true", help="print the raw numbers as JSON too")
+    p.add_argument("--no-pin", dest="pin", action="store_false",
+                   help="let the OS place the processes (default: the server gets CPU 0 to itself, "
+                        "the scripted model and this load generator share the other CPUs)")
+    p.add_argument("--model-on-main-loop", action="store_true",
+                   help="read model streams on the server's own loop (CodeInterp.model_io_thread=False)")
     args = p.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="codeinterp-load-")
@@ -238,11 +250,18 @@ def main() -> None:
                    "--ServerApp.jpserver_extensions={'jupyterlab_codeinterp': True}",
                    f"--CodeInterp.base_url=http://127.0.0.1:{model_port}/v1", "--CodeInterp.api_key=sk-bench",
                    "--CodeInterp.model=scripted-model", f"--CodeInterp.history_dir={os.path.join(tmp, 'history')}",
-                   "--CodeInterp.request_timeout=120", "--ServerApp.log_level=WARN"]
+                   "--CodeInterp.request_timeout=120", "--ServerApp.log_level=WARN",
+                   f"--CodeInterp.model_io_thread={not args.model_on_main_loop}"]
     if os.geteuid() == 0:
         server_args.append("--allow-root")
     with open(log, "w") as fh:
         server = subprocess.Popen(server_args, stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=root)
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    pinned = args.pin and len(cpus) >= 2
+    if pinned:  # a load generator must not steal the measured server's core
+        os.sched_setaffinity(server.pid, {cpus[0]})
+        os.sched_setaffinity(model.pid, set(cpus[1:]))
+        os.sched_setaffinity(0, set(cpus[1:]))
     try:
         wait_port(model_port, model, "scripted model")
         wait_port(server_port, server, "jupyter server", log)
@@ -250,7 +269,10 @@ def main() -> None:
         server_url = f"http://127.0.0.1:{server_port}/"
         model_url = f"http://127.0.0.1:{model_port}"
         print(f"cores: {os.cpu_count()}, python {sys.version.split()[0]}; server pid {server.pid}; "
-              "client, model and server are separate processes")
+              "client, model and server are separate processes; "
+              + (f"server pinned to CPU {cpus[0]}, model and client to {cpus[1:]}" if pinned else "not pinned")
+              + "; model streams read " + ("on the server's loop" if args.model_on_main_loop
+                                           else "on the model I/O thread"))
         for n in args.chats:
             args_n = argparse.Namespace(**{**vars(args), "chats": n})
             result = asyncio.run(bench(args_n, server_url, model_url, server.pid))

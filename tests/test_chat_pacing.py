@@ -48,6 +48,13 @@ async def test_a_burst_of_turns_is_spread_in_order():
     assert started[-1][1] >= 0.17
 
 
+def test_starts_are_spaced_more_when_many_turns_are_in_flight():
+    pacer = TurnPacer(spacing=0.005, max_spacing=0.02, busy=50)
+    assert pacer.spacing_for(0) == pacer.spacing_for(50) == 0.005
+    assert 0.005 < pacer.spacing_for(100) < 0.02
+    assert pacer.spacing_for(200) == pacer.spacing_for(10_000) == 0.02
+
+
 def test_streamed_text_is_sent_less_often_only_under_load():
     assert delta_interval(0) == delta_interval(1) == delta_interval(40) == DELTA_INTERVAL
     assert DELTA_INTERVAL < delta_interval(100) < MAX_DELTA_INTERVAL

@@ -108,24 +108,31 @@ class ChatService:
 
 
 class TurnPacer:
-    """Spreads the starts of turns: at most one every ``spacing`` seconds.
+    """Spreads the starts of turns when many arrive together.
 
-    A turn's start is the costly part of it for the server (history, context, the model
-    request); when many prompts arrive at once (a class starting an exercise together),
-    starting them all in the same instant puts hundreds of setup steps in one pass of
-    the event loop, and every other request on the server waits behind them.  Paced, a
-    burst of 200 prompts becomes a 1 s ramp; a prompt on a quiet server waits nothing.
+    A turn's start and end are the costly parts of it for the server (history, context, the
+    model request); when many prompts arrive at once (a class starting an exercise together),
+    starting them in the same instant puts hundreds of setup steps in one pass of the event
+    loop, every other request on the server waits behind them, and the turns stay in step,
+    so their ends pile up too.  Starts are spaced by ``spacing`` seconds, more when many turns
+    are in flight (up to ``max_spacing``): 200 prompts at once start over ~4 s, and a prompt
+    on a quiet server waits nothing.
     """
 
-    def __init__(self, spacing: float = 0.005) -> None:
+    def __init__(self, spacing: float = 0.005, max_spacing: float = 0.02, busy: int = 50) -> None:
         self.spacing = spacing
+        self.max_spacing = max_spacing
+        self.busy = busy
         self._next = 0.0
 
-    async def wait(self) -> None:
+    def spacing_for(self, in_flight: int) -> float:
+        return min(self.max_spacing, self.spacing * max(1.0, in_flight / self.busy))
+
+    async def wait(self, in_flight: int = 0) -> None:
         loop = asyncio.get_running_loop()
         now = loop.time()
         slot = max(now, self._next)
-        self._next = slot + self.spacing
+        self._next = slot + self.spacing_for(in_flight)
         if slot > now:
             await asyncio.sleep(slot - now)
 
@@ -375,7 +382,7 @@ class ChatConnection:
     async def _run_turn(self, msg: PromptMsg, path: str) -> None:
         service = self.service
         store = service.store
-        await service.pacer.wait()
+        await service.pacer.wait(len(service.running))
         chat = await asyncio.to_thread(store.load_or_new, path, msg.chat_id)
         turn_no = int(chat.get("turns", 0)) + 1
         if not chat.get("title"):
