@@ -198,7 +198,8 @@ test.describe('browser faults', () => {
 
   test('the chat socket drops mid-turn: the turn stops, the socket reconnects and the history is reloaded', async ({
     page,
-    request
+    request,
+    tmpPath
   }, testInfo) => {
     // a proxy for the chat socket that the test can cut
     const cut: Array<() => Promise<void>> = [];
@@ -211,6 +212,14 @@ test.describe('browser faults', () => {
     });
     await page.reload({ waitForIsReady: false });
     await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
+    // the file browser restores its folder after a reload: a notebook created before
+    // that lands in the root, and Galata's rename to the test folder fails
+    await page.evaluate(async path => {
+      await window.jupyterapp.commands.execute('filebrowser:go-to-path', {
+        path,
+        dontShowBrowser: true
+      });
+    }, tmpPath);
 
     await newNotebook(page, 'reconnect.ipynb');
     await scriptModel(request, [SLOW_ANSWER]);
