@@ -73,6 +73,12 @@ class CodeInterp(Configurable):
         "tokens never delays jupyter_server's own loop (kernels, contents). Off: on the "
         "server's loop.",
     ).tag(config=True)
+    gil_switch_interval = Float(
+        0.001,
+        help="With model_io_thread on, set Python's thread switch interval (seconds; Python's "
+        "default is 0.005) so jupyter_server's loop waits less for the GIL while the model "
+        "thread works. Applied only if nothing else changed the interval; 0: leave it alone.",
+    ).tag(config=True)
     protocol = Enum(
         ["auto", "tools", "codeblocks"],
         default_value="auto",

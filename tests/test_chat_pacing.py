@@ -59,3 +59,24 @@ def test_streamed_text_is_sent_less_often_only_under_load():
     assert delta_interval(0) == delta_interval(1) == delta_interval(40) == DELTA_INTERVAL
     assert DELTA_INTERVAL < delta_interval(100) < MAX_DELTA_INTERVAL
     assert delta_interval(200) == delta_interval(5000) == MAX_DELTA_INTERVAL
+
+
+def test_switch_interval_is_shortened_only_from_pythons_default(monkeypatch):
+    import logging
+    import sys
+
+    from jupyterlab_codeinterp.extension import PYTHON_DEFAULT_SWITCH_INTERVAL, apply_switch_interval
+
+    log = logging.getLogger("test")
+    before = sys.getswitchinterval()
+    try:
+        sys.setswitchinterval(PYTHON_DEFAULT_SWITCH_INTERVAL)
+        assert apply_switch_interval(0, log) is False  # 0: leave it alone
+        assert sys.getswitchinterval() == PYTHON_DEFAULT_SWITCH_INTERVAL
+        assert apply_switch_interval(0.001, log) is True
+        assert abs(sys.getswitchinterval() - 0.001) < 1e-9
+        sys.setswitchinterval(0.002)  # someone else chose: kept
+        assert apply_switch_interval(0.001, log) is False
+        assert abs(sys.getswitchinterval() - 0.002) < 1e-9
+    finally:
+        sys.setswitchinterval(before)
