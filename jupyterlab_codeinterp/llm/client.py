@@ -38,7 +38,7 @@ import openai
 from ..config import CodeInterp
 from ..context.tokens import estimate_messages_tokens, estimate_tokens
 from .presets import OPENAI_URL, get_preset
-from .sse import MalformedEvent, json_chunks
+from .sse import MalformedEvent, SSEDecoder
 from .types import ModelReply, ProviderError, TokenUsage, ToolCall
 
 def _http_errors() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
@@ -327,43 +327,31 @@ class ModelClient:
         calls = _ToolCallAssembler()
         usage: Optional[TokenUsage] = None
         emitted = False
+        decoder = SSEDecoder()
+        body = response.http_response.aiter_bytes()
         try:
-            async for chunk in json_chunks(response.http_response.aiter_lines()):
-                if chunk.get("error"):
-                    # an error event inside the stream: ``data: {"error": {...}}``
-                    detail = self._server_message(chunk) or "unknown error"
-                    raise ProviderError(
-                        "server_error", f"{self._where} reported an error in the middle of the "
-                        f"answer: {self._redact(detail)}", retryable=not emitted,
-                        partial_text=reply.text)
-                u = chunk.get("usage")
-                if isinstance(u, dict):
-                    usage = TokenUsage(prompt_tokens=_int(u.get("prompt_tokens")),
-                                       completion_tokens=_int(u.get("completion_tokens")))
-                if isinstance(chunk.get("model"), str) and chunk["model"]:
-                    reply.model = chunk["model"]
-                for choice in chunk.get("choices") or ():
-                    if not isinstance(choice, dict) or choice.get("index", 0) not in (0, None):
-                        continue
-                    delta = choice.get("delta")
-                    if isinstance(delta, dict):
-                        thought = delta.get("reasoning_content") or delta.get("reasoning")
-                        if isinstance(thought, str):
-                            reply.reasoning += thought
-                        content = delta.get("content")
-                        if content and isinstance(content, str):
-                            reply.text += content
+            while not decoder.done:
+                try:
+                    batch = decoder.feed(await body.__anext__())
+                except StopAsyncIteration:
+                    batch = decoder.end()
+                for chunk in batch:
+                    if chunk.get("error"):
+                        # an error event inside the stream: ``data: {"error": {...}}``
+                        detail = self._server_message(chunk) or "unknown error"
+                        raise ProviderError(
+                            "server_error", f"{self._where} reported an error in the middle of the "
+                            f"answer: {self._redact(detail)}", retryable=not emitted,
+                            partial_text=reply.text)
+                    chunk_usage, shown = _take_chunk(chunk, reply, calls)
+                    usage = chunk_usage or usage
+                    for kind, piece in shown:
+                        if kind == "text":
                             emitted = True
                             if on_text is not None:
-                                await _maybe_await(on_text(content))
-                        for tc in delta.get("tool_calls") or ():
-                            if not isinstance(tc, dict):
-                                continue
-                            current = calls.feed(tc)
-                            if on_tool_delta is not None and current["name"]:
-                                await _maybe_await(on_tool_delta(current["name"], current["arguments"]))
-                    if choice.get("finish_reason"):
-                        reply.finish_reason = str(choice["finish_reason"])
+                                await _maybe_await(on_text(piece))
+                        elif on_tool_delta is not None:
+                            await _maybe_await(on_tool_delta(*piece))
         except _HTTP_TIMEOUTS:
             raise ProviderError(
                 "timeout", f"{self._where} stopped sending in the middle of the answer: nothing "
@@ -384,6 +372,7 @@ class ModelClient:
                 partial_text=reply.text) from None
         finally:
             try:
+                await body.aclose()
                 await opened.__aexit__(None, None, None)
             except Exception:  # pragma: no cover
                 pass
@@ -691,6 +680,44 @@ def _aiohttp_client(*, required: bool) -> Any:
         if required:
             raise ValueError(f"c.CodeInterp.http_backend = 'aiohttp' needs openai[aiohttp] ({exc})") from None
         return None
+
+
+def _choice0(chunk: dict[str, Any]) -> Optional[dict[str, Any]]:
+    for choice in chunk.get("choices") or ():
+        if isinstance(choice, dict) and choice.get("index", 0) in (0, None):
+            return choice
+    return None
+
+
+def _take_chunk(chunk: dict[str, Any], reply: ModelReply,
+                calls: "_ToolCallAssembler") -> tuple[Optional[TokenUsage], list[tuple[str, Any]]]:
+    """Add one streamed chunk to ``reply`` (text, reasoning, finish reason, model; tool-call
+    fragments into ``calls``).  Returns the usage it carries, if any, and what it shows while
+    streaming: ("text", piece) and ("tool", (name, arguments so far)) per call it extended."""
+    shown: list[tuple[str, Any]] = []
+    if isinstance(chunk.get("model"), str) and chunk["model"]:
+        reply.model = chunk["model"]
+    choice = _choice0(chunk)
+    delta = choice.get("delta") if choice else None
+    if isinstance(delta, dict):
+        thought = delta.get("reasoning_content") or delta.get("reasoning")
+        if isinstance(thought, str):
+            reply.reasoning += thought
+        content = delta.get("content")
+        if content and isinstance(content, str):
+            reply.text += content
+            shown.append(("text", content))
+        for tc in delta.get("tool_calls") or ():
+            if isinstance(tc, dict):
+                current = calls.feed(tc)
+                if current["name"]:
+                    shown.append(("tool", (current["name"], current["arguments"])))
+    if choice and choice.get("finish_reason"):
+        reply.finish_reason = str(choice["finish_reason"])
+    u = chunk.get("usage")
+    usage = TokenUsage(prompt_tokens=_int(u.get("prompt_tokens")),
+                       completion_tokens=_int(u.get("completion_tokens"))) if isinstance(u, dict) else None
+    return usage, shown
 
 
 def _int(value: Any) -> int:

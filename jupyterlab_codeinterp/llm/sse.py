@@ -6,28 +6,23 @@ event (with ``typing`` introspection per field), which was ~30% of the server's 
 the status checks and their errors stay with the openai SDK (``with_streaming_response``);
 only the body is read here, one ``json.loads`` per event.
 
-The decoder follows the SSE rules real endpoints rely on: ``data:`` with or without the
-space, multi-line data joined with newlines, ``:`` comment lines (OpenRouter's keep-alives)
-ignored, an event ending at a blank line or at the end of the body, ``[DONE]`` ending the
-stream.
+A push decoder (:meth:`SSEDecoder.feed` takes the bytes of each network read) rather than a
+stack of async generators over lines: every step of an async generator allocates objects
+the garbage collector must later walk, and with hundreds of streams open those walks were
+what paused the server's loop (bench/README.md).
+
+The decoder follows the SSE rules real endpoints rely on: lines end with ``\\n``, ``\\r\\n``
+or ``\\r``; ``data:`` with or without the space; multi-line data joined with newlines; ``:``
+comment lines (OpenRouter's keep-alives) ignored; an event ends at a blank line or at the
+end of the body; ``[DONE]`` ends the stream.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any, AsyncIterator, Optional
+from typing import Any, Optional
 
 DONE = "[DONE]"
-
-
-@dataclass
-class SSEEvent:
-    event: Optional[str]
-    data: str
-
-    def json(self) -> Any:
-        return json.loads(self.data)
 
 
 class MalformedEvent(ValueError):
@@ -38,42 +33,69 @@ class MalformedEvent(ValueError):
         self.data = data
 
 
-async def sse_events(lines: AsyncIterator[str]) -> AsyncIterator[SSEEvent]:
-    """Events from the body's lines, up to ``[DONE]`` or the end of the body."""
-    event: Optional[str] = None
-    data: list[str] = []
-    async for line in lines:
+class SSEDecoder:
+    """Bytes in, chunk dicts out: ``for chunk in decoder.feed(data): ...``; then ``end()``.
+
+    ``done`` turns true at ``[DONE]`` or ``end()``; anything after it is ignored.  A chunk that is JSON but
+    not an object is skipped; an ``error`` event's object is wrapped as ``{"error": ...}``.
+    """
+
+    def __init__(self) -> None:
+        self._pending = b""
+        self._event: Optional[str] = None
+        self._data: list[str] = []
+        self.done = False
+
+    def feed(self, data: bytes) -> list[dict[str, Any]]:
+        if self.done or not data:
+            return []
+        buf = self._pending + data if self._pending else data
+        lines = buf.splitlines(keepends=True)
+        last = lines[-1]
+        # a line without its ending yet, or a \r that may be the first half of \r\n
+        self._pending = lines.pop() if not last.endswith(b"\n") else b""
+        out: list[dict[str, Any]] = []
+        for raw in lines:
+            self._line(raw.rstrip(b"\r\n"), out)
+            if self.done:
+                break
+        return out
+
+    def end(self) -> list[dict[str, Any]]:
+        """The body ended: what is left is the last event (servers may omit the blank line)."""
+        out: list[dict[str, Any]] = []
+        if not self.done:
+            if self._pending:
+                self._line(self._pending.rstrip(b"\r\n"), out)
+                self._pending = b""
+            if not self.done:
+                self._line(b"", out)
+        self.done = True
+        return out
+
+    def _line(self, line: bytes, out: list[dict[str, Any]]) -> None:
         if not line:
-            if data:
-                joined = "\n".join(data)
-                if joined == DONE:
-                    return
-                yield SSEEvent(event, joined)
-            event, data = None, []
-            continue
-        if line.startswith("data:"):
+            if self._data:
+                self._dispatch(out)
+            self._event, self._data = None, []
+            return
+        if line.startswith(b"data:"):
             value = line[5:]
-            data.append(value[1:] if value.startswith(" ") else value)
-        elif line.startswith(":"):
-            continue
-        elif line.startswith("event:"):
-            event = line[6:].strip() or None
-        # id:, retry: and unknown fields do not matter for chat completions
-    if data:
-        joined = "\n".join(data)
-        if joined != DONE:
-            yield SSEEvent(event, joined)
+            self._data.append((value[1:] if value.startswith(b" ") else value).decode("utf-8", "replace"))
+        elif line.startswith(b"event:"):
+            self._event = line[6:].strip().decode("utf-8", "replace") or None
+        # ":" comments, id:, retry: and unknown fields do not matter for chat completions
 
-
-async def json_chunks(lines: AsyncIterator[str]) -> AsyncIterator[dict[str, Any]]:
-    """The JSON object of each event; :class:`MalformedEvent` for one that is not JSON."""
-    async for ev in sse_events(lines):
+    def _dispatch(self, out: list[dict[str, Any]]) -> None:
+        data = "\n".join(self._data)
+        if data == DONE:
+            self.done = True
+            return
         try:
-            body = ev.json()
+            body = json.loads(data)
         except ValueError:
-            raise MalformedEvent(ev.data) from None
+            raise MalformedEvent(data) from None
         if isinstance(body, dict):
-            if ev.event == "error" and "error" not in body:
+            if self._event == "error" and "error" not in body:
                 body = {"error": body}
-            yield body
-        # anything but an object is not a chunk: skipped
+            out.append(body)
