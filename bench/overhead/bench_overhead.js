@@ -13,7 +13,7 @@
  *       the stream to the browser count as ours. From the opt-in CODEINTERP_DEBUG_TURN_TIMING
  *       log (jupyterlab_codeinterp/turn_timing.py). Also printed: the same with our model
  *       client's own time counted as ours too (model calls as the client saw them minus the
- *       model server's own time: the openai SDK, httpx, SSE parsing, the loopback hop).
+ *       model server's own time: the openai SDK, its HTTP transport, SSE decoding, the loopback hop).
  *
  * Usage (from the repo root; needs ui-tests' node_modules and /usr/bin/chromium):
  *   node bench/overhead/bench_overhead.js [--runs 10] [--warmup 2] [--json out.json]
@@ -387,7 +387,7 @@ async function main() {
       ['b', 'click -> answer shown, one repair', TARGETS.b],
       ['c', 'server-side part of the turn', TARGETS.c],
       ['stream_callbacks_ms', '  of which forwarding the stream', null],
-      ['c_incl_client', '  same + our model client (SDK, httpx)', null],
+      ['c_incl_client', '  same + our model client (SDK, HTTP)', null],
       ['click_to_server', '  (a) browser: click -> prompt at the server', null],
       ['server_to_model_call', '  (a) server: prompt -> model call', null],
       ['of_which_server', '      of which the server itself', null],
