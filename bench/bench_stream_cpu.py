@@ -16,23 +16,17 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 
+from bench_load import free_port, wait_port  # this folder: run as a script
+
+from jupyterlab_codeinterp.config import CodeInterp
+from jupyterlab_codeinterp.llm.client import ModelClient
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
-
-from jupyterlab_codeinterp.config import CodeInterp  # noqa: E402
-from jupyterlab_codeinterp.llm.client import ModelClient  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def run(base_url: str, backend: str, streams: int, rounds: int) -> dict:
@@ -72,12 +66,7 @@ def main() -> None:
         os.sched_setaffinity(0, {cpus[0]})
         os.sched_setaffinity(model.pid, set(cpus[1:]))
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_port(port, model, "scripted model")
         words = " ".join(f"w{i:03d}" for i in range(args.chunks))
         reply = {"text": words, "chunk_size": 5, "delay": args.delay, "finish_reason": "stop"}
         print(f"{args.streams} concurrent answers x {args.rounds}, {args.chunks} chunks each, "

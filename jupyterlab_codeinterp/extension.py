@@ -43,7 +43,6 @@ class CodeInterpState:
     """What the handlers share: config, kernel access, chats. One per server."""
 
     def __init__(self, *, config: CodeInterp, serverapp: Any, log: Any) -> None:
-        from .llm.client import ModelClient
         from .llm.io_loop import ModelIOLoop
 
         self.config = config

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import importlib
 import inspect
 import json
 import re
@@ -31,8 +32,6 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Optional, Union
 from urllib.parse import urlsplit, urlunsplit
 
-import importlib
-
 import openai
 
 from ..config import CodeInterp
@@ -40,6 +39,7 @@ from ..context.tokens import estimate_messages_tokens, estimate_tokens
 from .presets import OPENAI_URL, get_preset
 from .sse import MalformedEvent, SSEDecoder
 from .types import ModelReply, ProviderError, TokenUsage, ToolCall
+
 
 def _http_errors() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
     """(timeouts, broken connections) of the HTTP library the openai SDK uses: ``httpx`` in

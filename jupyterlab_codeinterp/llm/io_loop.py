@@ -171,10 +171,6 @@ class OffLoopModel:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
 
-    @property
-    def client(self) -> ModelClient:
-        return self._client
-
     async def stream(
         self,
         messages: list[dict],
