@@ -22,7 +22,6 @@ import {
   notebookCells,
   openChat,
   outputText,
-  reloadLab,
   runCode,
   screenshots,
   scriptModel,
@@ -211,7 +210,16 @@ test.describe('browser faults', () => {
         await ws.close({ code: 4000, reason: 'network cut by the test' });
       });
     });
-    await reloadLab(page, tmpPath);
+    await page.reload({ waitForIsReady: false });
+    await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
+    // the file browser restores its folder after a reload: a notebook created before
+    // that lands in the root, and Galata's rename to the test folder fails
+    await page.evaluate(async path => {
+      await window.jupyterapp.commands.execute('filebrowser:go-to-path', {
+        path,
+        dontShowBrowser: true
+      });
+    }, tmpPath);
 
     await newNotebook(page, 'reconnect.ipynb');
     await scriptModel(request, [SLOW_ANSWER]);
