@@ -63,9 +63,6 @@ export class CodeInterpService implements ICodeInterp {
     this.socket.messageReceived.connect(this._onMessage, this);
     this.socket.statusChanged.connect(this._onStatus, this);
     this._tracker.currentChanged.connect(this._onCurrentNotebook, this);
-    // a notebook restored before this plugin activated is already current and
-    // will not emit currentChanged again: bind to it now
-    this._onCurrentNotebook();
     this.socket.connect();
   }
 
