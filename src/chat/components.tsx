@@ -29,6 +29,7 @@ import { ErrorMsg, IServerConfig, PromptMsg, StepState } from '../protocol';
 import { ICodeInterp } from '../tokens';
 import { codeInterpIcon } from '../icons';
 import { ChatModel, IChatNotice, IStepView, ITurnView } from './model';
+import { useSignal } from './useSignal';
 
 /** What the components need from the outside world. */
 export interface IChatActions {
@@ -47,21 +48,6 @@ export interface IChatActions {
   pendingUploads(chat: ChatModel): string[];
   takePendingUploads(chat: ChatModel): string[];
   uploadsChanged: ISignal<any, void>;
-}
-
-/** Re-render when a signal fires. */
-export function useSignal(signal: ISignal<any, any> | null | undefined): void {
-  const [, setTick] = React.useState(0);
-  React.useEffect(() => {
-    if (!signal) {
-      return;
-    }
-    const slot = () => setTick(t => t + 1);
-    signal.connect(slot);
-    return () => {
-      signal.disconnect(slot);
-    };
-  }, [signal]);
 }
 
 function IconButton(props: {
