@@ -160,6 +160,7 @@ export class ChatSocket implements IDisposable {
         return;
       }
       this._socket = null;
+      this._rejectInFlight();
       this._setStatus('closed');
       this._scheduleReconnect();
     };
@@ -291,6 +292,29 @@ export class ChatSocket implements IDisposable {
       this._timer = undefined;
       this.connect();
     }, delay);
+  }
+
+  /**
+   * Fail the requests that went out on a socket that just closed: the server
+   * answers on the connection a request came in on, so no reply will come.
+   * Requests still queued (never sent) wait for the next connection.
+   */
+  private _rejectInFlight(): void {
+    const queued = new Set(
+      this._queue.map(msg => (msg as { id?: string | null }).id)
+    );
+    for (const [id, pending] of Array.from(this._pending)) {
+      if (queued.has(id)) {
+        continue;
+      }
+      this._pending.delete(id);
+      if (pending.timer) {
+        clearTimeout(pending.timer);
+      }
+      pending.reject(
+        new Error('the connection to the server closed before it answered')
+      );
+    }
   }
 
   private _flush(): void {

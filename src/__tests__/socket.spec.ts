@@ -1,49 +1,6 @@
-import { ChatRequestError, ChatSocket, IWebSocketLike } from '../socket';
-import { HistoryMsg, ServerMessage } from '../protocol';
-
-/** A WebSocket stand-in the test drives by hand. */
-class MockSocket implements IWebSocketLike {
-  static instances: MockSocket[] = [];
-  readyState = 0;
-  sent: any[] = [];
-  closed = false;
-  onopen: ((ev: any) => any) | null = null;
-  onclose: ((ev: any) => any) | null = null;
-  onerror: ((ev: any) => any) | null = null;
-  onmessage: ((ev: { data: any }) => any) | null = null;
-
-  constructor(readonly url: string) {
-    MockSocket.instances.push(this);
-  }
-  send(data: string): void {
-    if (this.readyState !== 1) {
-      throw new Error('not open');
-    }
-    this.sent.push(JSON.parse(data));
-  }
-  close(): void {
-    this.closed = true;
-    this.readyState = 3;
-  }
-  // test helpers
-  open(): void {
-    this.readyState = 1;
-    this.onopen?.({});
-  }
-  drop(): void {
-    this.readyState = 3;
-    this.onclose?.({ code: 1006 });
-  }
-  receive(msg: ServerMessage | string): void {
-    this.onmessage?.({
-      data: typeof msg === 'string' ? msg : JSON.stringify(msg)
-    });
-  }
-}
-
-function latest(): MockSocket {
-  return MockSocket.instances[MockSocket.instances.length - 1];
-}
+import { ChatRequestError, ChatSocket } from '../socket';
+import { HistoryMsg } from '../protocol';
+import { latest, MockSocket } from './mockSocket';
 
 function makeSocket(): ChatSocket {
   let n = 0;
@@ -201,6 +158,35 @@ describe('ChatSocket', () => {
       reply_to: sent.id
     });
     await expect(p).resolves.toMatchObject({ notebook_path: 'x.ipynb' });
+    socket.dispose();
+  });
+
+  it('fails a request sent on a socket that closes before the answer', async () => {
+    const socket = makeSocket();
+    socket.connect();
+    latest().open();
+    const sent = socket.request({
+      type: 'history_request',
+      notebook_path: 'a'
+    });
+    latest().drop();
+    const queued = socket.request({
+      type: 'history_request',
+      notebook_path: 'b'
+    });
+    // the one that went out gets no reply on a new connection: fail it now
+    await expect(sent).rejects.toThrow(/closed before it answered/);
+    // the one still queued goes out on the next connection
+    jest.advanceTimersByTime(100);
+    latest().open();
+    const out = latest().sent;
+    expect(out.map(m => m.notebook_path)).toEqual(['b']);
+    latest().receive({
+      type: 'history',
+      notebook_path: 'b',
+      reply_to: out[0].id
+    });
+    await expect(queued).resolves.toMatchObject({ notebook_path: 'b' });
     socket.dispose();
   });
 
