@@ -64,7 +64,8 @@ const corePlugin: JupyterFrontEndPlugin<ICodeInterp> = {
     const service = new CodeInterpService({
       notebookTracker: tracker,
       trans,
-      serverSettings: app.serviceManager.serverSettings
+      serverSettings: app.serviceManager.serverSettings,
+      restored: app.restored
     });
     void service.reloadConfig();
 

@@ -37,6 +37,8 @@ export interface ICodeInterpServiceOptions {
   trans?: TranslationBundle;
   serverSettings?: ServerConnection.ISettings;
   createSocket?: WebSocketFactory;
+  /** Resolves when the shell's layout is restored (JupyterFrontEnd.restored). */
+  restored?: Promise<void>;
 }
 
 export class CodeInterpService implements ICodeInterp {
@@ -64,6 +66,11 @@ export class CodeInterpService implements ICodeInterp {
     this.socket.statusChanged.connect(this._onStatus, this);
     this._tracker.currentChanged.connect(this._onCurrentNotebook, this);
     this.socket.connect();
+    // A notebook restored before this plugin activated is already current and
+    // never emits currentChanged: bind to it now, and again once the layout
+    // is restored in case the tracker settled only then.
+    this._onCurrentNotebook();
+    void options.restored?.then(() => this._onCurrentNotebook());
   }
 
   readonly socket: ChatSocket;
@@ -289,7 +296,7 @@ export class CodeInterpService implements ICodeInterp {
       }
       this._historyPending.delete(chat);
     } catch (error) {
-      if (!(error instanceof ChatRequestError)) {
+      if (!(error instanceof ChatRequestError) && !this.socket.isDisposed) {
         // e.g. the socket dropped mid-request: try again when it reopens
         this._historyPending.add(chat);
         console.warn('codeinterp: could not load the chat history', error);
