@@ -43,9 +43,10 @@ async def test_a_burst_of_turns_is_spread_in_order():
 
     await asyncio.gather(*(turn(i) for i in range(10)))
     assert [i for i, _ in started] == list(range(10))
-    gaps = [b - a for (_, a), (_, b) in zip(started, started[1:])]
-    assert min(gaps) >= 0.015  # spread, not all in one pass of the loop
-    assert started[-1][1] >= 0.17
+    # spread, not all in one pass of the loop: each start has its own slot, 20 ms after the
+    # one before (a sleep never ends early; a late wake-up on a busy machine only delays)
+    for i, at in started:
+        assert at >= i * 0.02 - 0.002
 
 
 def test_starts_are_spaced_more_when_many_turns_are_in_flight():
