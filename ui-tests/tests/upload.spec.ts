@@ -1,4 +1,4 @@
-import { expect, test } from '@jupyterlab/galata';
+import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 
 import {
   modelRequests,
@@ -55,4 +55,95 @@ test('upload a file, the name clash asks, and the model is told', async ({
   expect(last).toContain('humidity');
   await expect(chat.locator('.jp-codeinterp-chip')).toHaveCount(0);
   await screenshots(page, testInfo, 'upload-asked');
+});
+
+/** Dispatch a drag-and-drop or a paste carrying one file, as the browser does. */
+async function fileEvent(
+  page: IJupyterLabPageFixture,
+  selector: string,
+  kind: 'drop' | 'paste',
+  name: string,
+  content: string
+): Promise<void> {
+  await page.evaluate(
+    ({ selector, kind, name, content }) => {
+      const target = document.querySelector(selector)!;
+      const data = new DataTransfer();
+      data.items.add(new File([content], name, { type: 'text/csv' }));
+      if (kind === 'paste') {
+        target.dispatchEvent(
+          new ClipboardEvent('paste', {
+            clipboardData: data,
+            bubbles: true,
+            cancelable: true
+          })
+        );
+        return;
+      }
+      for (const type of ['dragenter', 'dragover', 'drop']) {
+        target.dispatchEvent(
+          new DragEvent(type, {
+            dataTransfer: data,
+            bubbles: true,
+            cancelable: true
+          })
+        );
+      }
+    },
+    { selector, kind, name, content }
+  );
+}
+
+test('drag-and-drop and paste upload files too', async ({
+  page,
+  request,
+  tmpPath
+}, testInfo) => {
+  await newNotebook(page, 'dropped.ipynb');
+  await scriptModel(request, { scenario: 'echo' });
+  const chat = await openChat(page);
+
+  await fileEvent(
+    page,
+    '.jp-codeinterp-messages',
+    'drop',
+    'dropped.csv',
+    'a,b\n1,2\n'
+  );
+  await expect(
+    chat
+      .locator('.jp-codeinterp-note')
+      .filter({ hasText: 'Uploaded dropped.csv' })
+  ).toBeVisible();
+  expect(await page.contents.fileExists(`${tmpPath}/dropped.csv`)).toBe(true);
+  // the drop highlight does not stay on
+  await expect(chat.locator('.jp-codeinterp-panel')).not.toHaveClass(
+    /jp-mod-dropTarget/
+  );
+
+  await fileEvent(
+    page,
+    '.jp-codeinterp-input',
+    'paste',
+    'pasted.csv',
+    'x,y\n3,4\n'
+  );
+  await expect(
+    chat
+      .locator('.jp-codeinterp-note')
+      .filter({ hasText: 'Uploaded pasted.csv' })
+  ).toBeVisible();
+  expect(await page.contents.fileExists(`${tmpPath}/pasted.csv`)).toBe(true);
+  await expect(chat.locator('.jp-codeinterp-chip')).toHaveText([
+    'dropped.csv',
+    'pasted.csv'
+  ]);
+  await screenshots(page, testInfo, 'upload-drop-paste');
+
+  await sendPrompt(page, 'Compare the two files');
+  await waitForTurnEnd(page);
+  const requests = await modelRequests(request);
+  const last = JSON.stringify(requests[requests.length - 1].messages);
+  expect(last).toContain('dropped.csv');
+  expect(last).toContain('pasted.csv');
 });
