@@ -113,3 +113,31 @@ def test_the_loop_thread_starts_on_first_use_and_stops(io_loop):
     assert "test-model-io" in {t.name for t in threading.enumerate()}
     io_loop.stop()
     assert "test-model-io" not in {t.name for t in threading.enumerate()}
+
+
+def test_relay_wakes_less_often_when_many_streams_run():
+    streams = 1
+    relay = _Relay(asyncio.new_event_loop(), lambda: streams)
+    assert relay.wake_gap() == _Relay.WAKE_GAP
+    streams = _Relay.BUSY_STREAMS
+    assert relay.wake_gap() == _Relay.WAKE_GAP
+    streams = 2 * _Relay.BUSY_STREAMS
+    assert relay.wake_gap() == pytest.approx(2 * _Relay.WAKE_GAP)
+    streams = 10_000
+    assert relay.wake_gap() == _Relay.MAX_WAKE_GAP
+    relay.home.close()
+
+
+async def test_streams_in_flight_are_counted_and_released(scripted_model, offloop, io_loop):
+    scripted_model.set_script(hang(10, after_chunks=2), text("second"))
+    got: list[str] = []
+    task = asyncio.ensure_future(offloop.stream(MSGS, on_text=got.append))
+    while not got:
+        await asyncio.sleep(0.01)
+    assert io_loop.streams == 1
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert io_loop.streams == 0  # a cancelled stream gives its place back
+    await offloop.stream(MSGS)
+    assert io_loop.streams == 0

@@ -21,6 +21,7 @@ from .. import __version__, turn_timing
 from ..agent.loop import Agent, Turn, TurnResult
 from ..config import CodeInterp
 from ..executors.frontend import ExecutorChannel, FrontendExecutor
+from ..pacing import load_scaled
 from ..paths import PathError, resolve_notebook_path
 from ..protocol import (
     PROTOCOL_VERSION,
@@ -126,7 +127,7 @@ class TurnPacer:
         self._next = 0.0
 
     def spacing_for(self, in_flight: int) -> float:
-        return min(self.max_spacing, self.spacing * max(1.0, in_flight / self.busy))
+        return load_scaled(in_flight, self.spacing, self.max_spacing, self.busy)
 
     async def wait(self, in_flight: int = 0) -> None:
         loop = asyncio.get_running_loop()
@@ -150,7 +151,7 @@ def delta_interval(running_turns: int) -> float:
     turns streaming, fewer and larger frames keep the loop responsive (bench/bench_load.py)
     while the text still moves several times a second.  Up to 40 turns: 50 ms.
     """
-    return min(MAX_DELTA_INTERVAL, DELTA_INTERVAL * max(1.0, running_turns / 40))
+    return load_scaled(running_turns, DELTA_INTERVAL, MAX_DELTA_INTERVAL, 40)
 
 
 def _snapshot(chat: dict[str, Any]) -> dict[str, Any]:

@@ -24,6 +24,7 @@ import concurrent.futures
 import threading
 from typing import Any, Awaitable, Callable, Coroutine, Optional, TypeVar
 
+from ..pacing import load_scaled
 from .client import ModelClient, RetryNotice, _maybe_await
 from .types import ModelReply
 
@@ -38,6 +39,8 @@ class ModelIOLoop:
         self._lock = threading.Lock()
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._thread: Optional[threading.Thread] = None
+        #: model streams being relayed right now (the load the wake-up pace follows)
+        self.streams = 0
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -93,11 +96,18 @@ class _Relay:
     pieces, so its work follows its own pace, not the token rate.
     """
 
-    #: the chat's loop is woken at most this often per stream (the first piece at once)
+    #: the chat's loop is woken at most this often per stream (the first piece at once)...
     WAKE_GAP = 0.025
+    #: ...and less often when many streams run, up to this: each wake-up resumes the turn's
+    #: task on the chat's loop, ~8,000 a second with 200 streams at 25 ms, more than the
+    #: socket frames they feed (chat/service.py sends one per 250 ms per turn at that load)
+    MAX_WAKE_GAP = 0.25
+    #: streams up to which the wake-up gap stays at WAKE_GAP
+    BUSY_STREAMS = 20
 
-    def __init__(self, home: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, home: asyncio.AbstractEventLoop, streams: Callable[[], int] = lambda: 1) -> None:
         self.home = home
+        self._streams = streams
         self._lock = threading.Lock()
         self._queue: list[tuple[str, Any]] = []
         self._waiter: Optional[asyncio.Future[None]] = None
@@ -114,11 +124,14 @@ class _Relay:
         if not was_empty or self._wake_timer is not None:
             return
         loop = asyncio.get_running_loop()
-        wait = self._last_wake + self.WAKE_GAP - loop.time()
+        wait = self._last_wake + self.wake_gap() - loop.time()
         if wait <= 0:
             self._wake_from_model_loop()
         else:
             self._wake_timer = loop.call_later(wait, self._wake_from_model_loop)
+
+    def wake_gap(self) -> float:
+        return load_scaled(self._streams(), self.WAKE_GAP, self.MAX_WAKE_GAP, self.BUSY_STREAMS)
 
     def _wake_from_model_loop(self) -> None:
         self._wake_timer = None
@@ -180,7 +193,7 @@ class OffLoopModel:
         on_retry: Optional[Callable[[RetryNotice], Any]] = None,
         on_tool_delta: Optional[Callable[[str, str], Any]] = None,
     ) -> ModelReply:
-        relay = _Relay(asyncio.get_running_loop())
+        relay = _Relay(asyncio.get_running_loop(), lambda: self._io.streams)
         work = self._io.submit(self._client.stream(
             messages, tools=tools,
             on_text=(lambda s: relay.put("text", s)) if on_text else None,
@@ -193,6 +206,7 @@ class OffLoopModel:
             "retry": lambda n: _maybe_await(on_retry(n) if on_retry else None),
             "tool": lambda v: _maybe_await(on_tool_delta(*v) if on_tool_delta else None),
         }
+        self._io.streams += 1  # only changed on the chat's loop; read by the relays
         try:
             while True:
                 if not work.done():
@@ -205,6 +219,8 @@ class OffLoopModel:
         except BaseException:
             work.cancel()  # cancels the stream's task on the model loop
             raise
+        finally:
+            self._io.streams -= 1
         return work.result()
 
     async def list_models(self, *, timeout: Optional[float] = None) -> list[str]:
