@@ -24,6 +24,7 @@ import asyncio
 import email.utils
 import importlib
 import inspect
+import itertools
 import json
 import re
 import time
@@ -41,22 +42,35 @@ from .sse import MalformedEvent, SSEDecoder
 from .types import ModelReply, ProviderError, TokenUsage, ToolCall
 
 
-def _http_errors() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
-    """(timeouts, broken connections) of the HTTP library the openai SDK uses: ``httpx`` in
-    openai 1.x and 2.x, ``httpx2`` in 3.x.  Raised as they are while we read the body."""
-    timeouts: list[type[BaseException]] = []
-    broken: list[type[BaseException]] = []
+def _http_modules() -> list[Any]:
+    """The HTTP library the openai SDK uses: ``httpx`` in openai 1.x and 2.x, ``httpx2`` in
+    3.x (which may have ``httpx`` installed next to it), the SDK's own first."""
+    mods = []
     for name in ("httpx2", "httpx"):
         try:
-            mod = importlib.import_module(name)
+            mods.append(importlib.import_module(name))
         except ImportError:
             continue
+    return mods
+
+
+def _http_errors() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
+    """(timeouts, broken connections) of that library: raised as they are while we read
+    the body."""
+    timeouts: list[type[BaseException]] = []
+    broken: list[type[BaseException]] = []
+    for mod in _http_modules():
         timeouts.append(mod.TimeoutException)
         broken.extend((mod.TransportError, mod.StreamError))
     return tuple(timeouts), tuple(broken)
 
 
 _HTTP_TIMEOUTS, _HTTP_BROKEN = _http_errors()
+
+#: the SDK returns the HTTP response unread when asked for this type with this header
+_RAW_RESPONSE = _http_modules()[0].Response
+_STREAM_RAW = {"X-Stainless-Raw-Response": "stream"}
+_REQUEST_IDS = itertools.count(1)
 
 PLACEHOLDER_KEY = "sk-no-key"
 """Sent to endpoints when no key is configured: the SDK requires one, local servers ignore it."""
@@ -313,11 +327,16 @@ class ModelClient:
     async def _stream_once(self, params: dict, messages: list[dict], tools: Optional[list[dict]],
                            on_text: Optional[TextCallback],
                            on_tool_delta: Optional[Callable[[str, str], Any]] = None) -> ModelReply:
-        # The SDK sends the request and maps its status; the body is decoded by llm/sse.py
-        # (plain dicts, no pydantic object per streamed chunk).
+        # The SDK sends the request (its client, headers, Azure routing and auth) and maps
+        # its status; the body is decoded by llm/sse.py (plain dicts, no pydantic object per
+        # streamed chunk).  ``post`` rather than ``chat.completions.create``: create walks the
+        # whole conversation through the SDK's type-driven transform first, a third of the
+        # model thread's CPU with 200 chats, for a body it leaves unchanged.  An idempotency
+        # key of our own spares a uuid4 per request (the SDK sends none to OpenAI or Azure).
         try:
-            opened = self._sdk.chat.completions.with_streaming_response.create(**params)
-            response = await opened.__aenter__()
+            response = await self._sdk.post(
+                "/chat/completions", cast_to=_RAW_RESPONSE, body=params,
+                options={"headers": _STREAM_RAW, "idempotency_key": f"codeinterp-{next(_REQUEST_IDS)}"})
         except openai.APIStatusError as e:
             raise await self._map_status(e, params) from None
         except openai.APIConnectionError as e:
@@ -328,7 +347,7 @@ class ModelClient:
         usage: Optional[TokenUsage] = None
         emitted = False
         decoder = SSEDecoder()
-        body = response.http_response.aiter_bytes()
+        body = response.aiter_bytes()
         try:
             while not decoder.done:
                 try:
@@ -373,7 +392,7 @@ class ModelClient:
         finally:
             try:
                 await body.aclose()
-                await opened.__aexit__(None, None, None)
+                await response.aclose()
             except Exception:  # pragma: no cover
                 pass
 
