@@ -141,3 +141,46 @@ async def test_streams_in_flight_are_counted_and_released(scripted_model, offloo
     assert io_loop.streams == 0  # a cancelled stream gives its place back
     await offloop.stream(MSGS)
     assert io_loop.streams == 0
+
+
+class _CountingHome:
+    """Stands in for the chat's loop: records each cross-thread call and what it carried."""
+
+    def __init__(self) -> None:
+        self.calls: list[list] = []
+        self.lock = threading.Lock()
+
+    def call_soon_threadsafe(self, fn, relays):
+        with self.lock:
+            self.calls.append(list(relays))
+
+
+def test_many_streams_due_together_wake_the_chat_loop_once(io_loop):
+    home = _CountingHome()
+    waker = io_loop.waker
+    relays = [_Relay(home, lambda: 1, waker) for _ in range(50)]
+
+    async def first_pieces() -> None:  # on the model loop, as the streams' reads are
+        for r in relays:
+            r.put("text", "hi")
+        await asyncio.sleep(0.05)
+
+    io_loop.submit(first_pieces()).result(5)
+    assert len(home.calls) == 1  # 50 first pieces, one call into the chat's loop
+    assert home.calls[0] == relays
+
+    async def next_pieces() -> None:  # due WAKE_GAP later: they share ticks too
+        for r in relays:
+            r.put("text", " there")
+        await asyncio.sleep(0.1)
+
+    home.calls.clear()
+    for r in relays:  # the chat's loop read what it was woken for
+        assert r.take() == [("text", "hi")]
+    io_loop.submit(next_pieces()).result(5)
+    assert sum(len(c) for c in home.calls) == 50
+    assert len(home.calls) <= 3
+    # nothing more is woken until a piece arrives
+    home.calls.clear()
+    io_loop.submit(asyncio.sleep(0.1)).result(5)
+    assert home.calls == []
