@@ -30,7 +30,7 @@ import re
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Optional, Union
+from typing import Any, Awaitable, Callable, Iterator, Optional, Union
 from urllib.parse import urlsplit, urlunsplit
 
 import openai
@@ -71,6 +71,17 @@ _HTTP_TIMEOUTS, _HTTP_BROKEN = _http_errors()
 _RAW_RESPONSE = _http_modules()[0].Response
 _STREAM_RAW = {"X-Stainless-Raw-Response": "stream"}
 _REQUEST_IDS = itertools.count(1)
+
+def _exception_chain(e: BaseException, *, limit: int, implicit: bool) -> Iterator[BaseException]:
+    """``e`` and the exceptions behind it: ``__cause__``, and ``__context__`` too when
+    ``implicit``; at most ``limit``, each once."""
+    seen: set[int] = set()
+    c: Optional[BaseException] = e
+    while c is not None and id(c) not in seen and len(seen) < limit:
+        seen.add(id(c))
+        yield c
+        c = c.__cause__ or (c.__context__ if implicit else None)
+
 
 PLACEHOLDER_KEY = "sk-no-key"
 """Sent to endpoints when no key is configured: the SDK requires one, local servers ignore it."""
@@ -485,12 +496,9 @@ class ModelClient:
 
     @staticmethod
     def _cause(e: BaseException) -> str:
-        c: Optional[BaseException] = e
-        seen = 0
-        while c is not None and c.__cause__ is not None and seen < 5:
-            c = c.__cause__
-            seen += 1
-        return f"{type(c).__name__}: {c}" if c is not e else str(e)
+        """The root of ``e``'s explicit ``raise ... from`` chain, in words."""
+        *_, root = _exception_chain(e, limit=6, implicit=False)
+        return f"{type(root).__name__}: {root}" if root is not e else str(e)
 
     @staticmethod
     def _retry_after(headers: Any) -> Optional[float]:
@@ -629,15 +637,11 @@ class ModelClient:
     def _chain_text(e: BaseException) -> str:
         """Every exception behind ``e`` in words, lower-case (aiohttp's os_error included)."""
         parts: list[str] = []
-        seen: set[int] = set()
-        c: Optional[BaseException] = e
-        while c is not None and id(c) not in seen and len(parts) < 8:
-            seen.add(id(c))
+        for c in _exception_chain(e, limit=8, implicit=True):
             parts.append(f"{type(c).__name__}: {c}")
             os_error = getattr(c, "os_error", None)
             if isinstance(os_error, BaseException):
                 parts.append(f"{type(os_error).__name__}: {os_error}")
-            c = c.__cause__ or c.__context__
         return " | ".join(parts).lower()
 
     def _map_connection(self, e: openai.APIConnectionError) -> ProviderError:
