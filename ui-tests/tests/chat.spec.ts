@@ -6,6 +6,7 @@ import {
   notebookCells,
   openChat,
   outputText,
+  reloadLab,
   runCode,
   screenshots,
   scriptModel,
@@ -125,8 +126,7 @@ test.describe('chat', () => {
     // saved as a user would, so the notebook reopens with its kernel (an
     // unsaved new notebook has no kernelspec and reopens behind a kernel dialog)
     await page.notebook.save();
-    await page.reload({ waitForIsReady: false });
-    await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
+    await reloadLab(page, tmpPath);
     if (!(await page.notebook.isOpen('history.ipynb'))) {
       await page.notebook.openByPath(`${tmpPath}/history.ipynb`);
     }

@@ -22,6 +22,7 @@ import {
   notebookCells,
   openChat,
   outputText,
+  reloadLab,
   runCode,
   screenshots,
   scriptModel,
@@ -210,16 +211,7 @@ test.describe('browser faults', () => {
         await ws.close({ code: 4000, reason: 'network cut by the test' });
       });
     });
-    await page.reload({ waitForIsReady: false });
-    await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
-    // the file browser restores its folder after a reload: a notebook created before
-    // that lands in the root, and Galata's rename to the test folder fails
-    await page.evaluate(async path => {
-      await window.jupyterapp.commands.execute('filebrowser:go-to-path', {
-        path,
-        dontShowBrowser: true
-      });
-    }, tmpPath);
+    await reloadLab(page, tmpPath);
 
     await newNotebook(page, 'reconnect.ipynb');
     await scriptModel(request, [SLOW_ANSWER]);

@@ -81,6 +81,25 @@ export async function waitForTurnEnd(
   await expect(sidebar(page).locator('.jp-codeinterp-thinking')).toHaveCount(0);
 }
 
+/**
+ * Reload JupyterLab and point the file browser at the test's folder: after a
+ * reload it restores its folder asynchronously, and a notebook created before
+ * that lands in the root (Galata's rename to the test folder then fails).
+ */
+export async function reloadLab(
+  page: IJupyterLabPageFixture,
+  folder: string
+): Promise<void> {
+  await page.reload({ waitForIsReady: false });
+  await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
+  await page.evaluate(async path => {
+    await window.jupyterapp.commands.execute('filebrowser:go-to-path', {
+      path,
+      dontShowBrowser: true
+    });
+  }, folder);
+}
+
 /** Create a notebook and wait for its kernel. */
 export async function newNotebook(
   page: IJupyterLabPageFixture,
