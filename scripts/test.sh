@@ -16,6 +16,7 @@ run() {
 run "pytest" python -m pytest -q -p no:cacheprovider
 run "lint (eslint, prettier, stylelint)" jlpm lint:check
 run "jest" jlpm test
+run "type-check the browser tests" node_modules/.bin/tsc --noEmit -p ui-tests
 # both Playwright configs: the main one and the JupyterHub-style /user/NAME/ base URL
 run "browser tests (Galata, headless chromium)" bash -c "cd ui-tests && jlpm test"
 exit $status

@@ -81,6 +81,10 @@ export async function waitForTurnEnd(
   await expect(sidebar(page).locator('.jp-codeinterp-thinking')).toHaveCount(0);
 }
 
+interface IGalataReload {
+  reload(options: { waitForIsReady?: boolean }): Promise<unknown>;
+}
+
 /**
  * Reload JupyterLab and point the file browser at the test's folder: after a
  * reload it restores its folder asynchronously, and a notebook created before
@@ -90,7 +94,8 @@ export async function reloadLab(
   page: IJupyterLabPageFixture,
   folder: string
 ): Promise<void> {
-  await page.reload({ waitForIsReady: false });
+  // Galata's own reload takes this option; the fixture's type only shows Playwright's
+  await (page as unknown as IGalataReload).reload({ waitForIsReady: false });
   await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
   await page.evaluate(async path => {
     await window.jupyterapp.commands.execute('filebrowser:go-to-path', {
