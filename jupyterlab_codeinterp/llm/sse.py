@@ -3,7 +3,7 @@
 Why not the SDK's ``AsyncStream``: it builds a pydantic ``ChatCompletionChunk`` for every
 event (with ``typing`` introspection per field), which was ~30% of the server's CPU when
 200 chats streamed at once (bench/README.md, "Load").  The request, its authentication,
-the status checks and their errors stay with the openai SDK (``with_streaming_response``);
+the status checks and their errors stay with the openai SDK (``client.post``, unread body);
 only the body is read here, one ``json.loads`` per event.
 
 A push decoder (:meth:`SSEDecoder.feed` takes the bytes of each network read) rather than a
