@@ -152,6 +152,55 @@ async def test_two_tabs_on_one_notebook(server, scripted_model):
         b.close()
 
 
+def _streamed(messages: list[dict], turn: int) -> str:
+    return "".join(m["text"] for m in messages if m["type"] == "text_delta" and m.get("turn") == turn)
+
+
+async def test_other_tabs_showing_the_chat_see_its_turn_live(server, scripted_model):
+    """A tab showing a chat sees a turn another tab runs in it as it happens; a tab that
+    opens the chat mid-turn gets the log so far, then the rest; neither runs any cell."""
+    scripted_model.set_script(text("first answer"), slow_text(300, 0.01))
+    a = await open_tab(server)
+    b = await open_tab(server)
+    c = None
+    try:
+        await a.turn("live", NB, "hello")
+        # B shows the chat, as the sidebar does when the notebook opens
+        await b.send({"type": "history_request", "id": "h", "notebook_path": NB, "chat_id": "live"})
+        assert (await b.serve_until({"history"}))["messages"][-1]["type"] == "turn_end"
+
+        a_start = len(a.received)
+        await a.prompt("live", NB, "the long one")
+        a_done = asyncio.ensure_future(a.serve_until({"turn_end"}))  # A runs the turn
+        start = await b.serve_until({"turn_start"})
+        assert (start["turn"], start["prompt"]) == (2, "the long one")
+        await b.serve_until({"text_delta"})
+
+        # C opens the chat in the middle of the turn
+        c = await open_tab(server)
+        await c.send({"type": "history_request", "id": "h", "notebook_path": NB, "chat_id": "live"})
+        log = (await c.serve_until({"history"}))["messages"]
+        assert [m["type"] for m in log if m.get("turn") == 2][0] == "turn_start"
+        c_start = len(c.received)
+
+        end_a = await a_done
+        end_b = await b.serve_until({"turn_end"})
+        end_c = await c.serve_until({"turn_end"})
+        assert end_a["status"] == end_b["status"] == end_c["status"] == "done"
+        answer = _streamed(a.received[a_start:], 2)
+        assert answer.startswith("w0 w1") and answer.endswith("w299")
+        assert _streamed(b.received, 2) == answer
+        assert _streamed(log, 2) + _streamed(c.received[c_start:], 2) == answer  # no gap, no repeat
+        for tab in (b, c):
+            assert not [m for m in tab.received if m["type"] in ("executor_request", "approval_request")]
+            assert not errors_of(tab.received)
+    finally:
+        a.close()
+        b.close()
+        if c is not None:
+            c.close()
+
+
 async def test_two_chats_at_once_in_one_kernel(server, scripted_model):
     kernel_id = await server.start_session("two.ipynb")
 

@@ -59,6 +59,11 @@ class RunningTurn:
     task: asyncio.Task[Any]
     connection: "ChatConnection"
     notebook_path: str
+    #: the turn's sink, once the turn has loaded its chat (its live display log)
+    sink: Optional["_TurnSink"] = None
+
+#: what a turn sends that only the tab running it acts on (its cells, its approval buttons)
+_NOT_MIRRORED = frozenset({"executor_request", "approval_request"})
 
 
 class ChatService:
@@ -83,6 +88,37 @@ class ChatService:
         self._models: dict[str, Any] = {}
         self.running: dict[str, RunningTurn] = {}
         self.pacer = TurnPacer()
+        #: chat id -> the other tabs showing that chat, which see its turns live
+        self.watchers: dict[str, set["ChatConnection"]] = {}
+
+    def watch(self, conn: "ChatConnection", notebook_path: str, chat_id: str) -> None:
+        """``conn`` shows ``chat_id`` for that notebook (instead of the chat it showed)."""
+        old = conn.watching.get(notebook_path)
+        if old is not None and old != chat_id:
+            self._unwatch(conn, old)
+        conn.watching[notebook_path] = chat_id
+        self.watchers.setdefault(chat_id, set()).add(conn)
+
+    def unwatch_all(self, conn: "ChatConnection") -> None:
+        for chat_id in conn.watching.values():
+            self._unwatch(conn, chat_id)
+        conn.watching.clear()
+
+    def _unwatch(self, conn: "ChatConnection", chat_id: str) -> None:
+        conns = self.watchers.get(chat_id)
+        if conns is not None:
+            conns.discard(conn)
+            if not conns:
+                del self.watchers[chat_id]
+
+    async def mirror(self, chat_id: str, msg: BaseModel, owner: "ChatConnection") -> None:
+        """Send a turn's message to the other tabs showing its chat."""
+        conns = self.watchers.get(chat_id)
+        if not conns:
+            return
+        for conn in list(conns):
+            if conn is not owner:
+                await conn.send(msg)
 
     def model_for(self, model: Optional[str]) -> Any:
         """One model client per model name (clients keep connections and protocol decisions)."""
@@ -205,6 +241,11 @@ class _TurnSink:
         if data["type"] not in ("executor_request",):
             display.append(data)
         await self.conn.send(msg)
+        if data["type"] not in _NOT_MIRRORED:
+            await self.mirror(msg)
+
+    async def mirror(self, msg: BaseModel) -> None:
+        await self.conn.service.mirror(self.chat["id"], msg, self.conn)
 
     def _flush_later(self) -> None:
         self._timer = None
@@ -220,6 +261,7 @@ class _TurnSink:
         if pending is not None:
             self._last_sent = asyncio.get_running_loop().time()
             await self.conn.send(pending)
+            await self.mirror(pending)
 
     async def ask_approval(self, request: ApprovalRequestMsg) -> ApprovalReplyMsg:
         fut: asyncio.Future[ApprovalReplyMsg] = asyncio.get_running_loop().create_future()
@@ -244,6 +286,8 @@ class ChatConnection:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._early_saves: dict[str, asyncio.Future[Any]] = {}
         self._received = 0.0
+        #: notebook path -> the chat this tab shows for it (see ChatService.watch)
+        self.watching: dict[str, str] = {}
 
     async def send(self, msg: BaseModel) -> None:
         if self.closed:
@@ -324,13 +368,22 @@ class ChatConnection:
         if not valid_chat_id(msg.chat_id):
             await self.error("bad_message", "invalid chat id", reply_to=msg.id)
             return
-        try:
-            chat = await asyncio.to_thread(store.load, path, msg.chat_id)
-        except ChatNotFound:
-            await self.error("not_found", "no such chat", reply_to=msg.id, chat_id=msg.chat_id)
-            return
+        running = self.service.running.get(msg.chat_id)
+        if running is not None and running.sink is not None and running.notebook_path == path:
+            # running (in another tab, or before this tab reconnected): the live log, then
+            # the rest of the turn as it happens
+            await running.sink.flush()  # so no streamed text is both in the log and sent
+            messages = list(running.sink.chat.get("display", []))
+        else:
+            try:
+                chat = await asyncio.to_thread(store.load, path, msg.chat_id)
+            except ChatNotFound:
+                await self.error("not_found", "no such chat", reply_to=msg.id, chat_id=msg.chat_id)
+                return
+            messages = chat.get("display", [])
+        self.service.watch(self, path, msg.chat_id)
         await self.send(HistoryMsg(notebook_path=path, reply_to=msg.id, chat_id=msg.chat_id,
-                                   messages=chat.get("display", [])))
+                                   messages=messages))
 
     async def _on_delete(self, msg: DeleteChatMsg) -> None:
         path = self._check_path(msg.notebook_path)
@@ -389,6 +442,9 @@ class ChatConnection:
         if not chat.get("title"):
             chat["title"] = msg.text.strip().splitlines()[0][:80]
         sink = _TurnSink(self, chat)
+        running = service.running.get(msg.chat_id)
+        if running is not None and running.task is asyncio.current_task():
+            running.sink = sink
         await sink.send(TurnStartMsg(chat_id=msg.chat_id, turn=turn_no, mode=msg.mode, prompt=msg.text, reply_to=msg.id))
         chat["turns"] = turn_no
         # The prompt reaches the disk while the turn goes on (the model need not wait for it);
@@ -456,6 +512,7 @@ class ChatConnection:
         if current is not None and current.task is asyncio.current_task():
             del self.service.running[msg.chat_id]
         await self.send(end)
+        await sink.mirror(end)
         turn_timing.finish(chat_id=msg.chat_id, turn=turn_no, status=result.status)
 
     # ------------------------------------------------------------------ closing
@@ -471,6 +528,7 @@ class ChatConnection:
         the pending requests fail on the next loop pass, after the cancelled turns woke up.
         """
         self.closed = True
+        self.service.unwatch_all(self)
         for task in list(self._tasks):
             task.cancel()
         for fut in self.approvals.values():
