@@ -272,4 +272,43 @@ describe('ChatModel', () => {
       { kind: 'note', text: 'retrying in 4 s' }
     ]);
   });
+  it("a lost connection stops this tab's turn, not one another tab runs", () => {
+    const start = (turn: number, replyTo: string): ServerMessage => ({
+      type: 'turn_start',
+      chat_id: CHAT,
+      turn,
+      mode: 'chat',
+      prompt: `prompt ${turn}`,
+      reply_to: replyTo
+    });
+    const running = (turn: number): ServerMessage => ({
+      type: 'step',
+      chat_id: CHAT,
+      turn,
+      step_id: `s${turn}`,
+      tool: 'run_code',
+      state: 'running',
+      code: 'x'
+    });
+
+    // a turn started from this tab
+    const own = new ChatModel('nb.ipynb', CHAT);
+    own.addPending('mine', { text: 'prompt 1', mode: 'chat' });
+    own.apply(start(1, 'mine'));
+    own.apply(running(1));
+    own.interruptRunning('lost');
+    expect(own.turns[0].status).toBe('stopped');
+    expect(own.step('s1')?.state).toBe('aborted');
+    expect(own.isRunning).toBe(false);
+
+    // the same turn seen from a tab that only shows the chat
+    const watcher = new ChatModel('nb.ipynb', CHAT);
+    watcher.apply(start(1, 'someone-elses'));
+    watcher.apply(running(1));
+    expect(watcher.turns[0].ownedHere).toBe(false);
+    watcher.interruptRunning('lost');
+    expect(watcher.turns[0].status).toBeUndefined();
+    expect(watcher.step('s1')?.state).toBe('running');
+    expect(watcher.isRunning).toBe(true);
+  });
 });

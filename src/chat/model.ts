@@ -50,6 +50,11 @@ export interface ITurnView {
   context?: { tokens: number; notes: string[] };
   /** The prompt that started the turn, for Retry. */
   request?: Pick<PromptMsg, 'text' | 'mode' | 'cell_id'>;
+  /**
+   * Started by a prompt from this tab. Other tabs showing the chat see the
+   * turn too, but a lost connection stops only the turns of the tab that lost it.
+   */
+  ownedHere?: boolean;
   /** Code of a run_code call while it streams (code_delta), until its step starts. */
   codePreview?: string;
 }
@@ -190,15 +195,21 @@ export class ChatModel {
   /** Mark every running turn as ended (the socket dropped; the server cancelled it). */
   interruptRunning(reason: string): void {
     let changed = false;
+    const stopped = new Set<number>();
     for (const turn of this._turns) {
-      if (turn.status === undefined) {
+      // a turn another tab runs goes on; the reconnection re-reads it
+      if (turn.status === undefined && turn.ownedHere) {
         turn.status = 'stopped';
         turn.items.push({ kind: 'note', text: reason });
+        stopped.add(turn.turn);
         changed = true;
       }
     }
     for (const step of this._steps.values()) {
-      if (step.state === 'running' || step.state === 'waiting_approval') {
+      if (
+        stopped.has(step.turn) &&
+        (step.state === 'running' || step.state === 'waiting_approval')
+      ) {
         step.state = 'aborted';
         changed = true;
       }
@@ -256,7 +267,10 @@ export class ChatModel {
         if (msg.chat_id !== this._chatId) {
           return false;
         }
-        const request = (msg.reply_to && this._pending.get(msg.reply_to)) || {
+        const pending = msg.reply_to
+          ? this._pending.get(msg.reply_to)
+          : undefined;
+        const request = pending || {
           text: msg.prompt,
           mode: msg.mode
         };
@@ -272,7 +286,8 @@ export class ChatModel {
           mode: msg.mode,
           prompt: msg.prompt,
           items: [],
-          request
+          request,
+          ownedHere: pending !== undefined
         });
         this._turns.sort((a, b) => a.turn - b.turn);
         break;
