@@ -183,12 +183,15 @@ class BrowserStandIn:
             cell = {"id": uuid.uuid4().hex[:8], "cell_type": "code", "source": req["code"],
                     "metadata": req.get("metadata", {}), "outputs": []}
             self.cells.append(cell)
+        # the kernel's process before the cell starts: a cell that kills it at once (os._exit)
+        # can have it restarted before a lookup made after execute() would run, and the new
+        # process would then pass for the one the cell ran in
+        pid = self._kernel_pid()
         msg_id = kc.execute(req["code"], allow_stdin=False)
         outputs: list[dict[str, Any]] = []
         status, ename, evalue, tb, count = "ok", "", "", [], None
         deadline = time.monotonic() + 120
         seen_ours = False
-        pid = self._kernel_pid()
         while True:
             if time.monotonic() > deadline:
                 raise AssertionError("the cell never finished")
