@@ -54,23 +54,18 @@ def _http_modules() -> list[Any]:
     return mods
 
 
-def _http_errors() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
-    """(timeouts, broken connections) of that library: raised as they are while we read
-    the body."""
-    timeouts: list[type[BaseException]] = []
-    broken: list[type[BaseException]] = []
-    for mod in _http_modules():
-        timeouts.append(mod.TimeoutException)
-        broken.extend((mod.TransportError, mod.StreamError))
-    return tuple(timeouts), tuple(broken)
+_HTTP_MODULES = _http_modules()
 
-
-_HTTP_TIMEOUTS, _HTTP_BROKEN = _http_errors()
+#: timeouts and broken connections of that library: raised as they are while we read the body
+_HTTP_TIMEOUTS: tuple[type[BaseException], ...] = tuple(mod.TimeoutException for mod in _HTTP_MODULES)
+_HTTP_BROKEN: tuple[type[BaseException], ...] = tuple(
+    err for mod in _HTTP_MODULES for err in (mod.TransportError, mod.StreamError))
 
 #: the SDK returns the HTTP response unread when asked for this type with this header
-_RAW_RESPONSE = _http_modules()[0].Response
+_RAW_RESPONSE = _HTTP_MODULES[0].Response
 _STREAM_RAW = {"X-Stainless-Raw-Response": "stream"}
 _REQUEST_IDS = itertools.count(1)
+
 
 def _exception_chain(e: BaseException, *, limit: int, implicit: bool) -> Iterator[BaseException]:
     """``e`` and the exceptions behind it: ``__cause__``, and ``__context__`` too when
