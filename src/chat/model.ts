@@ -192,7 +192,7 @@ export class ChatModel {
     this._emit();
   }
 
-  /** Mark every running turn as ended (the socket dropped; the server cancelled it). */
+  /** Mark this tab's running turns as ended (the socket dropped; the server cancelled them). */
   interruptRunning(reason: string): void {
     let changed = false;
     const stopped = new Set<number>();

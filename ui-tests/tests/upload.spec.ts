@@ -1,4 +1,5 @@
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
+import { Locator } from '@playwright/test';
 
 import {
   modelRequests,
@@ -11,6 +12,19 @@ import {
 } from './helpers';
 
 const CSV = 'city,temperature,humidity\nOslo,4.5,81\nLima,19.0,77\n';
+
+/** The chat says the file was uploaded, and it is in the notebook's folder. */
+async function expectUploaded(
+  page: IJupyterLabPageFixture,
+  chat: Locator,
+  folder: string,
+  name: string
+): Promise<void> {
+  await expect(
+    chat.locator('.jp-codeinterp-note').filter({ hasText: `Uploaded ${name}` })
+  ).toBeVisible();
+  expect(await page.contents.fileExists(`${folder}/${name}`)).toBe(true);
+}
 
 test('upload a file, the name clash asks, and the model is told', async ({
   page,
@@ -28,12 +42,7 @@ test('upload a file, the name clash asks, and the model is told', async ({
   };
   await input.setInputFiles(file);
   await expect(chat.locator('.jp-codeinterp-chip')).toHaveText('weather.csv');
-  await expect(
-    chat
-      .locator('.jp-codeinterp-note')
-      .filter({ hasText: 'Uploaded weather.csv' })
-  ).toBeVisible();
-  expect(await page.contents.fileExists(`${tmpPath}/weather.csv`)).toBe(true);
+  await expectUploaded(page, chat, tmpPath, 'weather.csv');
 
   // same name again: asked, keep both
   await input.setInputFiles(file);
@@ -110,12 +119,7 @@ test('drag-and-drop and paste upload files too', async ({
     'dropped.csv',
     'a,b\n1,2\n'
   );
-  await expect(
-    chat
-      .locator('.jp-codeinterp-note')
-      .filter({ hasText: 'Uploaded dropped.csv' })
-  ).toBeVisible();
-  expect(await page.contents.fileExists(`${tmpPath}/dropped.csv`)).toBe(true);
+  await expectUploaded(page, chat, tmpPath, 'dropped.csv');
   // the drop highlight does not stay on
   await expect(chat.locator('.jp-codeinterp-panel')).not.toHaveClass(
     /jp-mod-dropTarget/
@@ -128,12 +132,7 @@ test('drag-and-drop and paste upload files too', async ({
     'pasted.csv',
     'x,y\n3,4\n'
   );
-  await expect(
-    chat
-      .locator('.jp-codeinterp-note')
-      .filter({ hasText: 'Uploaded pasted.csv' })
-  ).toBeVisible();
-  expect(await page.contents.fileExists(`${tmpPath}/pasted.csv`)).toBe(true);
+  await expectUploaded(page, chat, tmpPath, 'pasted.csv');
   await expect(chat.locator('.jp-codeinterp-chip')).toHaveText([
     'dropped.csv',
     'pasted.csv'
