@@ -17,7 +17,7 @@ from .config import CodeInterp
 from .context.gather import gather_context
 from .context.kernel_probe import KernelClientPool
 from .handlers import ChatWebSocketHandler, ConfigHandler, ContextHandler, LoopLagHandler
-from .loop_lag import LoopLagMonitor, interval_from_env
+from .instrumentation.loop_lag import LoopLagMonitor, interval_from_env
 
 
 #: CPython's default thread switch interval (seconds)

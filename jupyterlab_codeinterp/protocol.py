@@ -22,6 +22,11 @@ StepState = Literal[
     "waiting_approval", "running", "ok", "error", "skipped", "interrupted", "timeout", "aborted"
 ]
 TurnStatus = Literal["done", "stopped", "failed", "gave_up"]
+Grounding = Literal["", "computed", "not_computed", "unverified"]
+"""Whether a turn's answer rests on cells that ran in it: ``computed`` (it does),
+``not_computed`` (the request needed code and none ran: the answer says so instead of
+stating results), ``unverified`` (it states numbers no output of the turn shows), ``""``
+(nothing to compute: a question about code, a greeting, a stopped turn)."""
 
 
 class _Msg(BaseModel):
@@ -221,6 +226,9 @@ class TurnEndMsg(_Msg):
     answer: str = ""
     usage: Usage = Field(default_factory=Usage)
     chat_usage: Usage = Field(default_factory=Usage)
+    grounding: Grounding = ""
+    cells_run: int = 0
+    """Generated cells that ran (ok or not) in this turn."""
 
 
 class ErrorMsg(_Msg):

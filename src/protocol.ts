@@ -213,6 +213,13 @@ export interface ExecutorRequestMsg {
   timeout?: number;
 }
 
+/**
+ * Whether a turn's answer rests on cells that ran in it: `computed` (it does),
+ * `not_computed` (the request needed code and none ran), `unverified` (it states numbers no
+ * output of the turn shows), `''` (nothing to compute).
+ */
+export type Grounding = '' | 'computed' | 'not_computed' | 'unverified';
+
 export interface TurnEndMsg {
   type: 'turn_end';
   chat_id: string;
@@ -221,6 +228,9 @@ export interface TurnEndMsg {
   answer?: string;
   usage?: Usage;
   chat_usage?: Usage;
+  grounding?: Grounding;
+  /** Generated cells that ran (ok or not) in this turn. */
+  cells_run?: number;
 }
 
 export interface ErrorMsg {

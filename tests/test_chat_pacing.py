@@ -1,17 +1,17 @@
 """How the chat service keeps the server's loop responsive under many chats: turn starts
-paced, streamed text sent less often when many turns stream (chat/service.py)."""
+paced, streamed text sent less often when many turns stream (chat/pacing.py)."""
 
 from __future__ import annotations
 
 import asyncio
 
-from jupyterlab_codeinterp.chat.service import (
+from jupyterlab_codeinterp.chat.pacing import (
     DELTA_INTERVAL, MAX_DELTA_INTERVAL, TurnPacer, delta_interval,
 )
 
 
 async def test_a_lone_turn_starts_at_once(monkeypatch):
-    import jupyterlab_codeinterp.chat.service as service
+    import jupyterlab_codeinterp.chat.pacing as pacing
 
     slept: list[float] = []
     real_sleep = asyncio.sleep
@@ -20,7 +20,7 @@ async def test_a_lone_turn_starts_at_once(monkeypatch):
         slept.append(delay)
         await real_sleep(delay)
 
-    monkeypatch.setattr(service.asyncio, "sleep", recording_sleep)
+    monkeypatch.setattr(pacing.asyncio, "sleep", recording_sleep)
     pacer = TurnPacer(spacing=0.05)
     await pacer.wait()
     assert slept == []  # no wait on a quiet server

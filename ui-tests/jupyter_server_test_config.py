@@ -15,6 +15,8 @@ c = get_config()  # noqa: F821  (provided by traitlets when loading config files
 
 configure_jupyter_server(c)
 
+c.ServerApp.port = int(os.environ.get("CODEINTERP_LAB_PORT", "8888"))
+
 if hasattr(os, "geteuid") and os.geteuid() == 0:
     c.ServerApp.allow_root = True
 

@@ -18,7 +18,8 @@ const chromium = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const modelPort = Number(process.env.SCRIPTED_MODEL_PORT || 8765);
 // JupyterHub-style prefix, e.g. "/user/alice/" (tests/base_url.spec.ts).
 const baseUrl = process.env.CODEINTERP_BASE_URL || '/';
-const serverPort = 8888;
+// both ports can be moved (CODEINTERP_LAB_PORT, SCRIPTED_MODEL_PORT) to run two checkouts side by side
+const serverPort = Number(process.env.CODEINTERP_LAB_PORT || 8888);
 
 module.exports = {
   ...baseConfig,
@@ -63,6 +64,7 @@ module.exports = {
       env: {
         ...process.env,
         SCRIPTED_MODEL_PORT: String(modelPort),
+        CODEINTERP_LAB_PORT: String(serverPort),
         CODEINTERP_BASE_URL: baseUrl
       }
     }

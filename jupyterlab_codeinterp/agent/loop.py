@@ -19,7 +19,7 @@ from typing import Any, Optional, Protocol
 
 from pydantic import BaseModel
 
-from .. import turn_timing
+from ..instrumentation import turn_timing
 from ..config import CodeInterp
 from ..context.gather import gather_context
 from ..context.notebook import compact_traceback

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .. import turn_timing
+from ..instrumentation import turn_timing
 from .fence import defang
 from .files import FilesResult, list_files, render_files, safe_join
 from .kernel_probe import ProbeResult, probe_kernel, render_probe

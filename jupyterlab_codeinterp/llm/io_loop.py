@@ -25,7 +25,7 @@ import math
 import threading
 from typing import Any, Awaitable, Callable, Coroutine, Optional, TypeVar
 
-from ..pacing import load_scaled
+from ..chat.pacing import load_scaled
 from .client import ModelClient, RetryNotice, _maybe_await
 from .types import ModelReply
 
