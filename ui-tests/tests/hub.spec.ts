@@ -319,7 +319,7 @@ test('a second user reaches neither the chat socket, the context route nor the c
   await logIn(page, 'alice');
   const own = await page.request.get(aliceContextUrl);
   expect(own.status()).toBe(200);
-  expect(await own.text()).toContain('total');
+  expect((await own.json()).text).toContain('total');
   const aliceCookies = (await page.context().cookies(aliceSocket))
     .map(c => `${c.name}=${c.value}`)
     .join('; ');
@@ -394,6 +394,7 @@ async function bobRefused(
     { headers: auth }
   );
   expect(onOwn.status()).toBe(200);
+  expect((await onOwn.json()).notebook_path).toBe(NOTEBOOK);
   const onAlice = await request.get(aliceContextUrl, {
     headers: auth,
     maxRedirects: 0
