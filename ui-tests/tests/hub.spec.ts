@@ -36,7 +36,12 @@ test.describe.configure({ mode: 'serial' });
 const STATE = process.env.CODEINTERP_HUB_STATE!;
 const PASSWORD = process.env.CODEINTERP_HUB_PASSWORD!;
 const MODEL_KEY = process.env.CODEINTERP_HUB_MODEL_KEY!;
-const NOTEBOOK = 'hub.ipynb';
+/** One notebook per attempt: a retried run starts with a fresh chat and kernel. */
+let NOTEBOOK = 'hub-0.ipynb';
+// eslint-disable-next-line no-empty-pattern
+test.beforeEach(async ({}, testInfo) => {
+  NOTEBOOK = `hub-${testInfo.retry}.ipynb`;
+});
 const PROMPT = 'add up 1.5, 2.5 and 3.0';
 const SLOW =
   'import time\nfor i in range(1200):\n    time.sleep(0.1)\nprint("finished")';
