@@ -16,9 +16,13 @@ if [ ! -x .venv/bin/python ]; then
 fi
 export PATH="$ROOT/.venv/bin:$PATH"
 
+# the browser tests also run the extension behind a real JupyterHub
+EXTRAS=test
+[ "${1:-}" = "--with-browser" ] && EXTRAS=test,hub
+
 step "installing the Python package and test dependencies (builds the frontend)"
 python -m pip install -q --upgrade pip
-python -m pip install -q -e ".[test]"
+python -m pip install -q -e ".[$EXTRAS]"
 
 step "linking the labextension and enabling the server extension"
 jupyter labextension develop --overwrite . >/dev/null

@@ -17,6 +17,6 @@ run "pytest" python -m pytest -q -p no:cacheprovider
 run "lint (eslint, prettier, stylelint)" jlpm lint:check
 run "jest" jlpm test
 run "type-check the browser tests" node_modules/.bin/tsc --noEmit -p ui-tests
-# both Playwright configs: the main one and the JupyterHub-style /user/NAME/ base URL
+# both Playwright configs: the main one and the one through a real JupyterHub
 run "browser tests (Galata, headless chromium)" bash -c "cd ui-tests && jlpm test"
 exit $status
