@@ -1,1 +1,5 @@
 import './base.css';
+import './steps.css';
+import './composer.css';
+import './cells.css';
+import './context.css';

@@ -19,7 +19,7 @@ import { codeInterpIcon } from '../icons';
 import { IContextInfo } from '../protocol';
 import { ICodeInterp } from '../tokens';
 import { formatBytes, uploadFile } from '../upload';
-import { ChatPanel, IChatActions } from './components';
+import { ChatPanel, IChatActions } from './components/index';
 import { ChatModel } from './model';
 
 export const SIDEBAR_ID = 'jp-codeinterp-chat';
