@@ -3,3 +3,4 @@ import './steps.css';
 import './composer.css';
 import './cells.css';
 import './context.css';
+import './changes.css';

@@ -1,6 +1,7 @@
 /**
  * A chat as Markdown, for "Export chat to Markdown": prompts, the model's
- * text, each cell's code, state and summary, files written, errors and notes.
+ * text, each cell's code, state and summary, files written, errors and notes,
+ * answers not backed by a cell, and what each turn changed in the notebook.
  */
 import { IStepView, ITurnView } from './types';
 
@@ -55,6 +56,21 @@ export function chatToMarkdown(
       } else if (item.kind === 'note') {
         lines.push(`> ${item.text}`, '');
       }
+    }
+    if (turn.grounding === 'not_computed') {
+      lines.push('> **Not computed — no cell ran**', '');
+    } else if (turn.grounding === 'unverified') {
+      lines.push('> **Numbers not found in any output of this turn**', '');
+    }
+    const cells = turn.changes?.cells ?? [];
+    if (cells.length) {
+      const added = cells.filter(c => c.kind === 'added').length;
+      const fixed = cells.length - added;
+      const parts = [
+        added && `${added} cell${added === 1 ? '' : 's'} added`,
+        fixed && `${fixed} cell${fixed === 1 ? '' : 's'} fixed`
+      ].filter(Boolean);
+      lines.push(`*Notebook: ${parts.join(', ')}*`, '');
     }
     if (turn.status && turn.status !== 'done') {
       lines.push(`*(turn ${turn.status})*`, '');

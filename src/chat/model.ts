@@ -347,6 +347,9 @@ export class ChatModel {
         turn.status = msg.status;
         turn.answer = msg.answer;
         turn.usage = msg.usage;
+        turn.grounding = msg.grounding;
+        turn.cellsRun = msg.cells_run;
+        turn.changes = msg.changes;
         this._chatUsage = msg.chat_usage;
         // a text answer that was not streamed (e.g. an account of a repair that gave up)
         const streamed = turn.items

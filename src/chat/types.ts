@@ -6,8 +6,10 @@ import {
   ApprovalDecision,
   ApprovalRequestMsg,
   ErrorMsg,
+  Grounding,
   PromptMsg,
   StepMsg,
+  TurnChanges,
   TurnMode,
   TurnStatus,
   Usage
@@ -51,6 +53,12 @@ export interface ITurnView {
   ownedHere?: boolean;
   /** Code of a run_code call while it streams (code_delta), until its step starts. */
   codePreview?: string;
+  /** Whether the answer rests on cells that ran in the turn (from turn_end). */
+  grounding?: Grounding;
+  /** Generated cells that ran in the turn (from turn_end). */
+  cellsRun?: number;
+  /** What the turn changed in the notebook (from turn_end; absent in older histories). */
+  changes?: TurnChanges | null;
 }
 
 /** A message shown outside any turn (e.g. a prompt the server refused). */

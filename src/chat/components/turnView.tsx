@@ -7,9 +7,11 @@ import * as React from 'react';
 import { ChatModel, ITurnView } from '../model';
 import { IChatActions } from './actions';
 import { ErrorBox, retry } from './errorBox';
+import { GroundingMarker } from './groundingMarker';
 import { MarkdownView } from './markdownView';
 import { modeLabel } from './shared';
 import { StepCard } from './stepCard';
+import { TurnChangesView } from './turnChanges';
 
 export function TurnView(props: {
   chat: ChatModel;
@@ -114,6 +116,9 @@ export function TurnView(props: {
               : trans.__('Working…')}
           </div>
         )}
+        {!running && (
+          <GroundingMarker grounding={turn.grounding} trans={trans} />
+        )}
         {turn.status && turn.status !== 'done' && !lastIsError && (
           <div
             className={`jp-codeinterp-turn-status jp-codeinterp-turn-${turn.status}`}
@@ -135,8 +140,11 @@ export function TurnView(props: {
               )}
           </div>
         )}
+        <TurnChangesView chat={chat} turn={turn} actions={actions} />
         {turn.usage && (turn.usage.total_tokens ?? 0) > 0 && (
           <div className="jp-codeinterp-usage">
+            {(turn.cellsRun ?? 0) > 0 &&
+              `${trans._n('%1 cell ran', '%1 cells ran', turn.cellsRun ?? 0)} · `}
             {trans.__('%1 tokens', turn.usage.total_tokens ?? 0)}
             {turn.usage.cost != null && ` · $${turn.usage.cost.toFixed(4)}`}
           </div>
