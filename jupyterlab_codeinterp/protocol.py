@@ -218,6 +218,28 @@ class ExecutorRequestMsg(_Msg):
     timeout: float = 0.0
 
 
+class CellChange(_Msg):
+    """One notebook cell a turn changed: a cell it added, or a cell of the user it replaced."""
+
+    kind: Literal["added", "replaced"]
+    cell_id: str = ""
+    """Empty when the turn never learnt it (stopped while its new cell ran): find the cell by
+    ``step_id`` in its ``metadata.codeinterp``."""
+    step_id: str = ""
+    source: str = ""
+    """What the turn left in the cell (the cell counts as edited since when it differs)."""
+    original: str = ""
+    """For ``replaced``: the cell's source before the turn (what undo restores)."""
+
+
+class TurnChanges(_Msg):
+    """What a turn changed in the notebook (saved with its ``turn_end``, for review and undo)."""
+
+    cells: list[CellChange] = Field(default_factory=list)
+    files: list[str] = Field(default_factory=list)
+    """Paths (relative to the server root) of the files its cells wrote."""
+
+
 class TurnEndMsg(_Msg):
     type: Literal["turn_end"] = "turn_end"
     chat_id: str
@@ -229,6 +251,8 @@ class TurnEndMsg(_Msg):
     grounding: Grounding = ""
     cells_run: int = 0
     """Generated cells that ran (ok or not) in this turn."""
+    changes: Optional[TurnChanges] = None
+    """What the turn changed in the notebook (absent in histories saved before it was kept)."""
 
 
 class ErrorMsg(_Msg):

@@ -4,7 +4,8 @@
  * the code below that cell (through the executor), runs it and repairs it
  * like any generated cell. When the model streams its code as a fenced block,
  * the code appears in a new cell below while it is written, and the executor
- * reuses that cell for the run.
+ * reuses that cell for the run. Once the turn ends, the new cell offers
+ * Keep / Discard (keepDiscard.ts).
  */
 import { Cell } from '@jupyterlab/cells';
 import { NotebookPanel } from '@jupyterlab/notebook';
@@ -14,6 +15,7 @@ import { Widget } from '@lumino/widgets';
 import { attachToCell, findDecoration } from './cellDecorations';
 import { ChatModel, ITurnView } from './chat/model';
 import { findCell, METADATA_KEY } from './executor';
+import { offerKeepDiscard } from './keepDiscard';
 import { ICodeInterp } from './tokens';
 
 const BOX_CLASS = 'jp-codeinterp-generate';
@@ -197,6 +199,7 @@ export class GenerateCellManager {
       }
       chat.changed.disconnect(onChange);
       this._dropUnusedPreview(panel, previewId);
+      void offerKeepDiscard(panel, chat, turn, this._trans);
       const error = turn.items.find(i => i.kind === 'error');
       if (turn.status === 'done' && !error) {
         box.dispose();

@@ -220,6 +220,25 @@ export interface ExecutorRequestMsg {
  */
 export type Grounding = '' | 'computed' | 'not_computed' | 'unverified';
 
+/** One notebook cell a turn changed: a cell it added, or a cell of the user it replaced. */
+export interface CellChange {
+  kind: 'added' | 'replaced';
+  /** Empty when the turn never learnt it: find the cell by `step_id` in its metadata. */
+  cell_id?: string;
+  step_id?: string;
+  /** What the turn left in the cell (the cell counts as edited since when it differs). */
+  source?: string;
+  /** For `replaced`: the cell's source before the turn (what undo restores). */
+  original?: string;
+}
+
+/** What a turn changed in the notebook (saved with its `turn_end`, for review and undo). */
+export interface TurnChanges {
+  cells?: CellChange[];
+  /** Paths (relative to the server root) of the files its cells wrote. */
+  files?: string[];
+}
+
 export interface TurnEndMsg {
   type: 'turn_end';
   chat_id: string;
@@ -231,6 +250,8 @@ export interface TurnEndMsg {
   grounding?: Grounding;
   /** Generated cells that ran (ok or not) in this turn. */
   cells_run?: number;
+  /** What the turn changed in the notebook (absent in histories saved before it was kept). */
+  changes?: TurnChanges | null;
 }
 
 export interface ErrorMsg {

@@ -50,7 +50,8 @@ def _literals(ts_type: str, aliases: dict[str, str]) -> set[str] | None:
     return None
 
 
-MODELS = list(protocol.CLIENT_MESSAGES) + list(protocol.SERVER_MESSAGES) + [protocol.Usage, protocol.CellOutcome]
+MODELS = list(protocol.CLIENT_MESSAGES) + list(protocol.SERVER_MESSAGES) + [
+    protocol.Usage, protocol.CellOutcome, protocol.CellChange, protocol.TurnChanges]
 
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: m.__name__)

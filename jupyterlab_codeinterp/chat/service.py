@@ -43,6 +43,7 @@ from ..protocol import (
     dump,
     parse_client_message,
 )
+from .changes import TurnChangeRecorder
 from .history import ChatNotFound, ChatStore, valid_chat_id
 from .pacing import TurnPacer, delta_interval
 
@@ -169,6 +170,8 @@ class _TurnSink:
         self._pending: Optional[TextDeltaMsg | CodeDeltaMsg] = None
         self._timer: Optional[asyncio.TimerHandle] = None
         self._last_sent = 0.0
+        #: what the turn changes in the notebook, read off its messages (saved with turn_end)
+        self.changes = TurnChangeRecorder()
 
     async def send(self, msg: BaseModel) -> None:
         display = self.chat["display"]
@@ -192,6 +195,7 @@ class _TurnSink:
                 self._timer = loop.call_later(wait, self._flush_later)
             return
         await self.flush()
+        self.changes.observe(msg)
         data = dump(msg)
         if data["type"] not in ("executor_request",):
             display.append(data)
@@ -451,6 +455,7 @@ class ChatConnection:
         await sink.flush()
         end = TurnEndMsg(chat_id=msg.chat_id, turn=turn_no, status=result.status, answer=result.answer,
                          usage=result.usage, chat_usage=chat_usage)
+        end.changes = sink.changes.result()
         # Save, free the chat, then say the turn ended: a client may send the next prompt
         # the moment it sees turn_end, and that prompt must neither get "busy" nor load the
         # history from before this turn was saved.

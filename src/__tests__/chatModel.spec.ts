@@ -115,6 +115,34 @@ describe('ChatModel', () => {
     );
   });
 
+  it('keeps what turn_end says of grounding and of the notebook changes, live and replayed', () => {
+    const messages = turnMessages();
+    const end = messages[messages.length - 1] as any;
+    Object.assign(end, {
+      grounding: 'unverified',
+      cells_run: 1,
+      changes: {
+        cells: [
+          { kind: 'added', cell_id: 'cell-1', step_id: 's1', source: 'good' }
+        ],
+        files: ['out.png']
+      }
+    });
+    const live = new ChatModel('nb.ipynb', CHAT);
+    messages.forEach(m => live.apply(m));
+    const turn = live.turns[0];
+    expect(turn.grounding).toBe('unverified');
+    expect(turn.cellsRun).toBe(1);
+    expect(turn.changes?.cells?.[0].cell_id).toBe('cell-1');
+    const replayed = new ChatModel('nb.ipynb', CHAT);
+    replayed.replay(CHAT, messages as any[]);
+    expect(replayed.turns[0].changes).toEqual(turn.changes);
+    expect(replayed.turns[0].grounding).toBe('unverified');
+    const markdown = live.toMarkdown('nb.ipynb');
+    expect(markdown).toContain('Numbers not found in any output of this turn');
+    expect(markdown).toContain('*Notebook: 1 cell added*');
+  });
+
   it('closes turns that never ended when replayed', () => {
     const chat = new ChatModel('nb.ipynb', CHAT);
     chat.replay(CHAT, turnMessages().slice(0, 5) as any[]);

@@ -7,65 +7,11 @@
  */
 import { ISignal, Signal } from '@lumino/signaling';
 
-import {
-  ApprovalDecision,
-  ApprovalRequestMsg,
-  ErrorMsg,
-  PromptMsg,
-  ServerMessage,
-  StepMsg,
-  TurnMode,
-  TurnStatus,
-  Usage
-} from '../protocol';
+import { ApprovalDecision, PromptMsg, ServerMessage, Usage } from '../protocol';
+import { chatToMarkdown } from './exportMarkdown';
+import { IChatNotice, IStepView, ITurnView } from './types';
 
-/** A tool step as the chat shows it. */
-export interface IStepView extends StepMsg {
-  /** When the browser first saw this step running (ms since epoch). */
-  runningSince?: number;
-  /** The pending approval request, while the step waits for the user. */
-  approval?: ApprovalRequestMsg;
-  /** What the user decided (set locally until the server confirms). */
-  decided?: ApprovalDecision;
-  /** The cell the executor created for this step (known before the server says). */
-  localCellId?: string;
-}
-
-export type TurnItem =
-  | { kind: 'text'; text: string }
-  | { kind: 'step'; stepId: string }
-  | { kind: 'error'; error: ErrorMsg }
-  | { kind: 'note'; text: string };
-
-export interface ITurnView {
-  turn: number;
-  mode: TurnMode;
-  prompt: string;
-  /** Text, steps and errors in the order they arrived. */
-  items: TurnItem[];
-  /** Undefined while running. */
-  status?: TurnStatus;
-  answer?: string;
-  usage?: Usage;
-  context?: { tokens: number; notes: string[] };
-  /** The prompt that started the turn, for Retry. */
-  request?: Pick<PromptMsg, 'text' | 'mode' | 'cell_id'>;
-  /**
-   * Started by a prompt from this tab. Other tabs showing the chat see the
-   * turn too, but a lost connection stops only the turns of the tab that lost it.
-   */
-  ownedHere?: boolean;
-  /** Code of a run_code call while it streams (code_delta), until its step starts. */
-  codePreview?: string;
-}
-
-/** A message shown outside any turn (e.g. a prompt the server refused). */
-export interface IChatNotice {
-  id: string;
-  error?: ErrorMsg;
-  text?: string;
-  request?: Pick<PromptMsg, 'text' | 'mode' | 'cell_id'>;
-}
+export type { IChatNotice, IStepView, ITurnView, TurnItem } from './types';
 
 let noticeCounter = 0;
 
@@ -401,6 +347,9 @@ export class ChatModel {
         turn.status = msg.status;
         turn.answer = msg.answer;
         turn.usage = msg.usage;
+        turn.grounding = msg.grounding;
+        turn.cellsRun = msg.cells_run;
+        turn.changes = msg.changes;
         this._chatUsage = msg.chat_usage;
         // a text answer that was not streamed (e.g. an account of a repair that gave up)
         const streamed = turn.items
@@ -461,54 +410,7 @@ export class ChatModel {
 
   /** The chat as Markdown (for export). */
   toMarkdown(notebookName: string): string {
-    const lines: string[] = [
-      `# ${this.title || 'Chat'}`,
-      '',
-      `Notebook: \`${notebookName}\``,
-      ''
-    ];
-    for (const turn of this._turns) {
-      lines.push(`## You`, '', turn.prompt, '', `## Code Interpreter`, '');
-      for (const item of turn.items) {
-        if (item.kind === 'text') {
-          lines.push(item.text.trim(), '');
-        } else if (item.kind === 'step') {
-          const step = this._steps.get(item.stepId);
-          if (!step) {
-            continue;
-          }
-          if (step.tool === 'run_code') {
-            const attempt =
-              (step.max_attempts ?? 1) > 1 && (step.attempt ?? 1) > 1
-                ? ` (attempt ${step.attempt} of ${step.max_attempts})`
-                : '';
-            lines.push(
-              '```python',
-              step.code ?? '',
-              '```',
-              `*${step.state}${attempt}*`,
-              ''
-            );
-            if (step.summary) {
-              lines.push('```', step.summary, '```', '');
-            }
-            for (const file of step.files ?? []) {
-              lines.push(`- file: [${file}](${file})`);
-            }
-          } else {
-            lines.push(`*${step.tool}: ${step.summary ?? ''}*`, '');
-          }
-        } else if (item.kind === 'error') {
-          lines.push(`> **Error:** ${item.error.message}`, '');
-        } else if (item.kind === 'note') {
-          lines.push(`> ${item.text}`, '');
-        }
-      }
-      if (turn.status && turn.status !== 'done') {
-        lines.push(`*(turn ${turn.status})*`, '');
-      }
-    }
-    return lines.join('\n').replace(/\n{3,}/g, '\n\n') + '\n';
+    return chatToMarkdown(this, notebookName);
   }
 
   private _turn(n: number): ITurnView | undefined {

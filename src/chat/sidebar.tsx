@@ -6,6 +6,7 @@
 import { JupyterFrontEnd } from '@jupyterlab/application';
 import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
 import { PathExt } from '@jupyterlab/coreutils';
+import { NotebookPanel } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { ReactWidget } from '@jupyterlab/ui-components';
@@ -18,9 +19,11 @@ import { requestAPI } from '../handler';
 import { codeInterpIcon } from '../icons';
 import { IContextInfo } from '../protocol';
 import { ICodeInterp } from '../tokens';
+import { assessTurnChanges, countChanges } from '../turnChanges';
+import { notebookSnapshot, UndoOutcome, undoTurnChanges } from '../undoTurn';
 import { formatBytes, uploadFile } from '../upload';
-import { ChatPanel, IChatActions } from './components';
-import { ChatModel } from './model';
+import { ChatPanel, IChatActions } from './components/index';
+import { ChatModel, ITurnView } from './model';
 
 export const SIDEBAR_ID = 'jp-codeinterp-chat';
 
@@ -116,6 +119,74 @@ export class ChatSidebar extends ReactWidget implements IChatActions {
     notebook.activeCellIndex = found.index;
     const widget = notebook.widgets[found.index];
     void notebook.scrollToCell(widget, 'center');
+  }
+
+  notebookFor(chat: ChatModel): NotebookPanel | null {
+    return this.service.notebookForChat(chat.chatId);
+  }
+
+  async undoTurn(
+    chat: ChatModel,
+    turn: ITurnView
+  ): Promise<UndoOutcome | null> {
+    const panel = this.notebookFor(chat);
+    const model = panel?.content.model;
+    if (!panel || !model) {
+      return null;
+    }
+    // refuse at once, without asking, when a cell was edited since (the chat names it)
+    const assessment = assessTurnChanges(
+      turn.changes,
+      notebookSnapshot(model),
+      chat.chatId
+    );
+    if (assessment.edited.length > 0) {
+      return { ok: false, assessment };
+    }
+    const removes = assessment.toRemove.length;
+    const restores = assessment.toRestore.length;
+    if (removes + restores === 0) {
+      return { ok: true, removed: 0, restored: 0 };
+    }
+    const files = countChanges(turn.changes).files;
+    const parts = [
+      removes &&
+        this.trans._n(
+          'Removes the cell this turn added.',
+          'Removes the %1 cells this turn added.',
+          removes
+        ),
+      restores &&
+        this.trans._n(
+          'Restores your cell as it was before the fix.',
+          'Restores your %1 cells as they were before the fixes.',
+          restores
+        ),
+      files &&
+        this.trans._n(
+          'The file it wrote stays.',
+          'The %1 files it wrote stay.',
+          files
+        ),
+      this.trans.__(
+        'The kernel is not touched: variables its cells created stay in the kernel until it restarts.'
+      ),
+      this.trans.__(
+        'Undo in the notebook (Z in command mode) brings it all back.'
+      )
+    ].filter(Boolean);
+    const result = await showDialog({
+      title: this.trans.__('Undo this turn?'),
+      body: parts.join(' '),
+      buttons: [
+        Dialog.cancelButton({ label: this.trans.__('Cancel') }),
+        Dialog.warnButton({ label: this.trans.__('Undo Turn') })
+      ]
+    });
+    if (!result.button.accept) {
+      return null;
+    }
+    return undoTurnChanges(model, turn.changes, chat.chatId);
   }
 
   pickFiles(): void {

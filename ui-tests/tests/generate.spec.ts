@@ -1,4 +1,5 @@
-import { expect, test } from '@jupyterlab/galata';
+import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
+import { APIRequestContext } from '@playwright/test';
 
 import {
   newNotebook,
@@ -104,5 +105,86 @@ test.describe('generate-and-run', () => {
     expect(generated[0].metadata.codeinterp.preview).toBeUndefined();
     expect(source(generated[0])).toBe(code);
     expect(outputText(generated[0])).toContain('line 11');
+  });
+});
+
+test.describe('generate-and-run: Keep / Discard', () => {
+  async function generate(
+    page: IJupyterLabPageFixture,
+    request: APIRequestContext,
+    name: string
+  ): Promise<void> {
+    await newNotebook(page, name);
+    await page.notebook.setCell(0, 'code', 'values = [1.5, 2.5, 3.0]');
+    await page.notebook.runCell(0);
+    await page.notebook.selectCells(0);
+    await page.keyboard.press('Escape');
+    await scriptModel(request, [
+      runCode('mean = sum(values) / len(values)\nprint(mean)'),
+      text('The mean is 2.33.')
+    ]);
+    await page.evaluate(async () => {
+      await window.jupyterapp.commands.execute('codeinterp:generate-cell');
+    });
+    const box = page.locator('.jp-codeinterp-generate');
+    await box.locator('textarea').fill('the mean of the values');
+    await box.locator('textarea').press('Enter');
+    await expect(box).toHaveCount(0, { timeout: 90000 });
+  }
+
+  const generatedCount = async (page: IJupyterLabPageFixture) =>
+    (await notebookCells(page)).filter(c => c.metadata?.codeinterp?.generated)
+      .length;
+
+  test('Keep leaves the cell and removes the bar', async ({
+    page,
+    request
+  }, testInfo) => {
+    await generate(page, request, 'keep.ipynb');
+    const bar = page.locator('.jp-codeinterp-keepbar');
+    await expect(bar).toBeVisible();
+    await expect(bar).toContainText('Keep this generated cell?');
+    await screenshots(page, testInfo, 'generate-keep-discard');
+    await bar.getByRole('button', { name: 'Keep' }).click();
+    await expect(bar).toHaveCount(0);
+    expect(await generatedCount(page)).toBe(1);
+  });
+
+  test('Discard removes the cell in one notebook-undo step', async ({
+    page,
+    request
+  }) => {
+    await generate(page, request, 'discard.ipynb');
+    const before = await notebookCells(page);
+    const bar = page.locator('.jp-codeinterp-keepbar');
+    await bar.getByRole('button', { name: 'Discard' }).click();
+    await expect.poll(() => generatedCount(page)).toBe(0);
+    await expect(bar).toHaveCount(0);
+    // one notebook undo (Z in command mode) brings it back, output included
+    await page.notebook.selectCells(0);
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('z');
+    await expect
+      .poll(async () => (await notebookCells(page)).map(source))
+      .toEqual(before.map(source));
+    const back = (await notebookCells(page)).find(
+      c => c.metadata?.codeinterp?.generated
+    );
+    expect(outputText(back)).toContain('2.33');
+  });
+
+  test('editing the generated cell is an answer: the bar goes, the cell stays', async ({
+    page,
+    request
+  }) => {
+    await generate(page, request, 'edit.ipynb');
+    const bar = page.locator('.jp-codeinterp-keepbar');
+    await expect(bar).toBeVisible();
+    const index = (await notebookCells(page)).findIndex(
+      c => c.metadata?.codeinterp?.generated
+    );
+    await page.notebook.setCell(index, 'code', 'mean = 0');
+    await expect(bar).toHaveCount(0);
+    expect(await generatedCount(page)).toBe(1);
   });
 });

@@ -52,6 +52,15 @@ test('Stop during a long generated cell interrupts the kernel', async ({
     .toContain('KeyboardInterrupt');
   await screenshots(page, testInfo, 'stop-stopped');
 
+  // the stopped turn still lists the cell it added: the server never learnt
+  // the cell's id (it was stopped while running), the chat finds it by step
+  const changes = chat.locator('.jp-codeinterp-changes');
+  await expect(changes.locator('.jp-codeinterp-changes-summary')).toHaveText(
+    '1 cell added'
+  );
+  await expect(changes.locator('.jp-codeinterp-change-cell')).toBeEnabled();
+  await expect(changes.locator('.jp-codeinterp-undo-turn')).toBeVisible();
+
   // and it is free for the next cell
   const count = (await notebookCells(page)).length;
   await page.notebook.setCell(count - 1, 'code', 'print("kernel is free")');
