@@ -49,11 +49,11 @@ def dabench(tmp_path):
     data = tmp_path / "DA-Agent" / "data"
     (data / "da-dev-tables").mkdir(parents=True)
     lines_q, lines_l = [], []
-    for q, l in zip(QUESTIONS, LABELS):
-        lines_q.append(json.dumps(q))
-        lines_l.append(json.dumps(l))
-        lines_q.append(HELD_OUT_LINE % (q["id"] + 1))
-        lines_l.append(HELD_OUT_LINE % (q["id"] + 1))
+    for question, label in zip(QUESTIONS, LABELS):
+        lines_q.append(json.dumps(question))
+        lines_l.append(json.dumps(label))
+        lines_q.append(HELD_OUT_LINE % (question["id"] + 1))
+        lines_l.append(HELD_OUT_LINE % (question["id"] + 1))
     (data / "da-dev-questions.jsonl").write_text("\n".join(lines_q) + "\n")
     (data / "da-dev-labels.jsonl").write_text("\n".join(lines_l) + "\n")
     (data / "da-dev-tables" / "numbers.csv").write_text("v\n1\n2\n3\n4\n")

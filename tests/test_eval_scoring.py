@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from jupyterlab_codeinterp import cli
 from jupyterlab_codeinterp.evaluation.agent_task import classify
 from jupyterlab_codeinterp.evaluation.harness import redact_argv
 from jupyterlab_codeinterp.evaluation.report import ModeStats, render_summary, report_table, wilson
@@ -141,8 +142,9 @@ def _write_run(folder, model, records):
 
 
 def _rec(i, mode, failure, seconds=10.0, level="easy"):
+    grounded = failure != "ungrounded"
     return Record(id=f"t{i}", mode=mode, failure=failure, correct=failure == "correct", seconds=seconds,
-                  level=level, concepts=["csv"], grounded=failure != "ungrounded", cells_run=int(failure != "ungrounded"))
+                  level=level, concepts=["csv"], grounded=grounded, cells_run=int(grounded))
 
 
 def test_summary_and_cross_run_table(tmp_path):
@@ -169,8 +171,20 @@ def test_summary_and_cross_run_table(tmp_path):
         report_table([str(tmp_path / "nothing-here")])
 
 
+def test_eval_report_command(tmp_path, capsys):
+    _write_run(tmp_path / "run-a", "qwen", [_rec(0, "agent", "correct"), _rec(1, "agent", "wrong", level="hard")])
+    assert cli.main(["eval-report", "--summary", str(tmp_path / "run-a")]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[2] == "| qwen | builtin | agent | 2 | 50% (1/2) | 9%–91% | 0 | 10.0 |"
+    summary = (tmp_path / "run-a" / "summary.md").read_text()
+    assert "| hard | 0/1 (0%) |" in summary and (tmp_path / "run-a" / "accuracy.png").is_file()
+    assert cli.main(["eval-report", str(tmp_path / "missing")]) == 2
+    assert "not an eval run folder" in capsys.readouterr().err
+
+
 def test_api_key_is_not_recorded():
-    assert redact_argv(["eval", "--api-key", "sk-secret", "--model", "m"]) == ["eval", "--api-key", "***", "--model", "m"]
+    argv = ["eval", "--api-key", "sk-secret", "--model", "m"]
+    assert redact_argv(argv) == ["eval", "--api-key", "***", "--model", "m"]
     assert redact_argv(["eval", "--api-key=sk-secret"]) == ["eval", "--api-key=***"]
     assert redact_argv(["eval", "--api", "sk-secret"]) == ["eval", "--api", "***"]
 

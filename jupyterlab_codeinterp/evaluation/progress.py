@@ -33,8 +33,9 @@ class Progress:
         elapsed = time.monotonic() - self.started
         eta = elapsed / self.done * (self.total - self.done) if self.done else 0
         modes = "  ".join(f"{m} {self.correct.get(m, 0)}/{n}" for m, n in self.scored.items())
+        left = f", ~{_clock(eta)} left" if 0 < self.done < self.total else ""
         return (f"[{'#' * filled}{'.' * (self.width - filled)}] {self.done}/{self.total}  {modes}  "
-                f"{_clock(elapsed)} elapsed" + (f", ~{_clock(eta)} left" if self.done < self.total and self.done else ""))
+                f"{_clock(elapsed)} elapsed{left}")
 
     def start(self) -> None:
         if self.tty:
