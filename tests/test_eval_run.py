@@ -89,13 +89,20 @@ def test_every_outcome_class(suite, scripted_model, tmp_path, capsys):
     code, err = run(eval_args(suite, scripted_model, out, "--jobs", "4"), capsys)
     assert code == 0, err
     got = {r.id: r for r in read_results(str(out))}
+    # an answer given with no cell run is passed through by a loop that does not check grounding
+    # (then: ungrounded, or correct when lucky), or withheld by one that does (then: no answer,
+    # and the loop's verdict "not_computed" is recorded)
+    for name, passed_through in (("guess", "ungrounded"), ("lucky", "correct")):
+        rec = got.pop(name)
+        assert rec.cells_run == 0 and rec.grounded is False
+        if rec.grounding == "not_computed":
+            assert rec.failure == "no answer" and not rec.correct and "not computed" in rec.detail
+        else:
+            assert rec.failure == passed_through and rec.correct == (name == "lucky")
     assert {k: r.failure for k, r in got.items()} == {
-        "right": "correct", "setup": "correct", "wrong": "wrong", "guess": "ungrounded", "lucky": "correct",
-        "vague": "no answer",
+        "right": "correct", "setup": "correct", "wrong": "wrong", "vague": "no answer",
         "broken": "model error", "fails": "gave up", "slow": "timeout", "sleepy": "timeout", "plot": "wrong"}
     assert got["right"].cells_run == 1 and got["right"].grounded and got["right"].answer.endswith("@answer[42]")
-    assert got["guess"].cells_run == 0 and got["guess"].grounded is False
-    assert got["lucky"].correct and got["lucky"].grounded is False  # scored as the benchmark does, reported apart
     assert got["fails"].cells_run == 2 and got["fails"].repairs == 1 and got["fails"].status == "gave_up"
     assert "auth" in got["broken"].detail and got["broken"].status == "failed"
     assert "within 3 s" in got["slow"].detail and "within 3 s" in got["sleepy"].detail
@@ -106,10 +113,7 @@ def test_every_outcome_class(suite, scripted_model, tmp_path, capsys):
     assert "time.sleep(60)" in "".join(nb["cells"][-1]["source"])
     summary = (out / "summary.md").read_text()
     assert "# Evaluation: classes suite" in summary
-    assert "| agent | 11 | 27% (3/11) |" in summary
-    assert "1 agent answer(s) were right although no cell ran in the turn." in summary
-    for line in ("| ungrounded | 1 |", "| timeout | 2 |", "| model error | 1 |", "| gave up | 1 |",
-                 "| no answer | 1 |", "| wrong | 2 |"):
+    for line in ("| timeout | 2 |", "| model error | 1 |", "| gave up | 1 |", "| wrong | 2 |"):
         assert line in summary, line
 
 

@@ -113,6 +113,9 @@ def test_classes_of_agent_turns():
     assert _classify("@x[2.0]") == (False, "wrong")
     assert _classify("@x[2.0]", cells=0) == (False, "ungrounded")
     assert _classify("The answer is about 2.", cells=0) == (False, "ungrounded")
+    yes_no = (Expectation("is_normal", "no"),)
+    assert _classify("@is_normal[yes]", cells=0, expected=yes_no) == (False, "ungrounded")  # a finding, no cell
+    assert _classify("@is_normal[yes]", cells=1, expected=yes_no) == (False, "wrong")
     assert _classify("@x[1.0]", cells=0) == (True, "correct")  # scored like the benchmark; reported apart
     assert _classify("I could not find the file.", cells=0) == (False, "no answer")
     assert _classify("x is 1.0 (no closed form)") == (False, "no answer")
@@ -151,6 +154,7 @@ def test_summary_and_cross_run_table(tmp_path):
     a = [_rec(0, "agent", "correct", 10), _rec(1, "agent", "ungrounded", 20), _rec(2, "agent", "correct", 30),
          _rec(3, "agent", "skipped"),
          _rec(0, "single-shot", "wrong", 5), _rec(1, "single-shot", "correct", 6), _rec(2, "single-shot", "correct", 7)]
+    a[0].grounding, a[1].grounding = "computed", "not_computed"
     _write_run(tmp_path / "run-a", "qwen", a)
     _write_run(tmp_path / "run-b", "smol", [_rec(0, "agent", "no answer", 3, level="hard")])
     records = read_results(str(tmp_path / "run-a"))
@@ -160,6 +164,7 @@ def test_summary_and_cross_run_table(tmp_path):
     summary = render_summary({"suite": "builtin", "model": "qwen"}, records, chart="accuracy.png")
     assert "| agent | 3 | 67% (2/3) | 21%–94% | 1 | 20.0 |" in summary
     assert "| **agent right** | 1 | 1 |" in summary and "| **agent not right** | 1 | 0 |" in summary
+    assert "The agent's own grounding verdicts: computed 1, not computed 1." in summary
     assert "- t3 (agent, skipped)" in summary and "![accuracy by mode and level](accuracy.png)" in summary
     table = report_table([str(tmp_path / "run-a"), str(tmp_path / "run-b")])
     lines = table.splitlines()

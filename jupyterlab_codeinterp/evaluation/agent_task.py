@@ -53,8 +53,9 @@ def classify(*, status: str, has_error: bool, answer: str, cells_run: int, score
     """(correct, failure class) of a finished agent turn.
 
     Order matters: a model error or a turn that gave up is that, whatever its text; a right
-    answer is correct; a number stated when no cell ran is ungrounded; an answer without
-    the required ``@name[value]`` is no answer; anything else is wrong.
+    answer is correct; a number or a closed-form result stated when no cell ran is
+    ungrounded; an answer without the required ``@name[value]`` is no answer; anything else
+    is wrong.
     """
     if status == "failed":
         return False, "model error" if has_error else "error"
@@ -63,7 +64,7 @@ def classify(*, status: str, has_error: bool, answer: str, cells_run: int, score
     correct = score.correct and check in (None, "passed")
     if correct:
         return True, "correct"
-    if cells_run == 0 and states_a_number(answer):
+    if cells_run == 0 and (states_a_number(answer) or score.answered):
         return False, "ungrounded"
     if (expects_answer and not score.answered) or not answer.strip():
         return False, "no answer"
@@ -133,12 +134,14 @@ async def run_agent_task(task: EvalTask, folder: str, config: CodeInterp, *, tim
         rec.correct, rec.failure = classify(
             status=result.status, has_error=result.error is not None or bool(sink.errors), answer=rec.answer,
             cells_run=sink.cells_run, score=score, check=rec.check, expects_answer=bool(task.expected))
-        if result.error is not None:
-            rec.detail = f"{result.error.kind}: {result.error.message}"
-        elif rec.check not in (None, "passed"):
-            rec.detail = f"check.py: {rec.check}"
         grounding = getattr(result, "grounding", None)
         rec.grounding = grounding if isinstance(grounding, str) and grounding else None
+        if result.error is not None:
+            rec.detail = f"{result.error.kind}: {result.error.message}"
+        elif rec.grounding == "not_computed" and not rec.correct:
+            rec.detail = "not computed: the agent withheld an answer no cell computed"
+        elif rec.check not in (None, "passed"):
+            rec.detail = f"check.py: {rec.check}"
         return rec
     finally:
         rec.cells_run, rec.repairs = sink.cells_run, sink.repairs

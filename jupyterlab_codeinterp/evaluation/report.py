@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import statistics
+from collections import Counter
 from typing import Any, Iterable, Optional
 
 from .results import FAILURE_CLASSES, MODES, NOT_SCORED, Record, read_results, read_run_info
@@ -134,13 +135,17 @@ def render_summary(info: dict[str, Any], records: list[Record], *, chart: Option
     lucky = sum(s.correct_without_cell for s in stats if s.mode == "agent")
     if lucky:
         lines += [f"{lucky} agent answer(s) were right although no cell ran in the turn.", ""]
+    verdicts = Counter(r.grounding for r in records if r.mode == "agent" and r.scored and r.grounding)
+    if verdicts:
+        lines += ["The agent's own grounding verdicts: " + ", ".join(
+            f"{name.replace('_', ' ')} {n}" for name, n in sorted(verdicts.items())) + ".", ""]
     lines += _paired(records)
     lines += ["## Outcomes", "", "| outcome | " + " | ".join(modes) + " |", "|---" * (len(modes) + 1) + "|"]
     for c in FAILURE_CLASSES:
         counts = [s.classes.get(c, 0) for s in stats]
         if any(counts):
             lines.append(f"| {c} | " + " | ".join(str(n) for n in counts) + " |")
-    lines += ["", "ungrounded: the answer states a number but no cell ran in the turn. "
+    lines += ["", "ungrounded: the answer states a number or a result but no cell ran in the turn. "
               "skipped and error are not scored (a data file is missing; the harness failed).", ""]
     lines += _breakdown("level", records, modes, lambda r: [r.level] if r.level else [])
     lines += _breakdown("concept", records, modes, lambda r: r.concepts)
