@@ -103,7 +103,9 @@ def test_every_outcome_class(suite, scripted_model, tmp_path, capsys):
         "right": "correct", "setup": "correct", "wrong": "wrong", "vague": "no answer",
         "broken": "model error", "fails": "gave up", "slow": "timeout", "sleepy": "timeout", "plot": "wrong"}
     assert got["right"].cells_run == 1 and got["right"].grounded and got["right"].answer.endswith("@answer[42]")
-    assert got["fails"].cells_run == 2 and got["fails"].repairs == 1 and got["fails"].status == "gave_up"
+    fails = got["fails"]  # the same failing cell again: repaired once, or refused as a repeat
+    assert fails.status == "gave_up" and fails.cells_run >= 1 and fails.repairs == fails.cells_run - 1
+    assert fails.detail.startswith("I stopped")
     assert "auth" in got["broken"].detail and got["broken"].status == "failed"
     assert "within 3 s" in got["slow"].detail and "within 3 s" in got["sleepy"].detail
     assert got["plot"].check == "AssertionError: out.png was not written"

@@ -138,6 +138,8 @@ async def run_agent_task(task: EvalTask, folder: str, config: CodeInterp, *, tim
         rec.grounding = grounding if isinstance(grounding, str) and grounding else None
         if result.error is not None:
             rec.detail = f"{result.error.kind}: {result.error.message}"
+        elif result.status == "gave_up":
+            rec.detail = (rec.answer.strip().splitlines() or [""])[0][:200]
         elif rec.grounding == "not_computed" and not rec.correct:
             rec.detail = "not computed: the agent withheld an answer no cell computed"
         elif rec.check not in (None, "passed"):
