@@ -47,7 +47,8 @@ def write_chart(records: list[Record], path: str, *, title: str = "") -> bool:
         for bar, label in zip(bars, labels):
             inside = bar.get_height() > 12
             ax.annotate(label, (bar.get_x() + bar.get_width() / 2, 2 if inside else bar.get_height() + 2),
-                        ha="center", va="bottom", fontsize=8, color="white" if inside else "black")
+                        ha="center", va="bottom", fontsize=8, color="white" if inside else "black",
+                        bbox=None if inside else {"facecolor": "white", "edgecolor": "none", "pad": 0.5})
     ax.set_xticks(range(len(groups)))
     ax.set_xticklabels(groups)
     ax.set_ylim(0, 100)
