@@ -3,6 +3,8 @@
     jupyter codeinterp run NOTEBOOK.ipynb -m "PROMPT" [--model M] [--base-url URL]
         [--api-key KEY] [--max-repairs N] [--timeout S] [--no-restore]
     jupyter codeinterp doctor [--model M] [--base-url URL] [--api-key KEY]
+    jupyter codeinterp eval [--suite builtin|PATH] [--mode agent|single-shot|both] [--ids IDS] ...
+    jupyter codeinterp eval-report RUN_DIR [RUN_DIR...]
 
 ``run`` exit codes: 0 the agent finished; 1 it stopped without finishing (repairs
 exhausted, step limit); 2 bad arguments; 3 the model endpoint failed; 4 the kernel or
@@ -211,12 +213,71 @@ def build_parser() -> argparse.ArgumentParser:
 
     doctor = sub.add_parser("doctor", help="check the configured model endpoint and say what to change")
     provider_flags(doctor)
+
+    ev = sub.add_parser("eval", help="measure right answers: run a suite of tasks headless and score them",
+                        description="Run each task of a suite in a fresh folder with a fresh kernel, through "
+                        "the same agent as 'run', score the answers and write results.jsonl, summary.md and "
+                        "accuracy.png into --out.")
+    ev.add_argument("--suite", default="builtin",
+                    help="'builtin' (generated messy-data tasks), a DABench data folder "
+                    "(da-dev-questions.jsonl...), or a folder of task folders (task.toml) (default: builtin)")
+    provider_flags(ev)
+    ev.add_argument("--max-repairs", type=int, help="automatic repairs per failing cell (default 3)")
+    ev.add_argument("--mode", choices=["agent", "single-shot", "both"], default="agent",
+                    help="agent; single-shot (one request for a whole program, run once: the bare model); "
+                    "or both, interleaved on the same tasks (default: agent)")
+    ev.add_argument("--baseline", choices=["single-shot"],
+                    help="also run the single-shot baseline on the same tasks (same as --mode both)")
+    ev.add_argument("--ids", help="tasks to run: 12,14 ranges 0-40 names globs excel-* and even/odd "
+                    "(DABench: use --ids even; odd ids are held out and refused)")
+    ev.add_argument("--limit", type=int, help="run at most N of the selected tasks")
+    ev.add_argument("--jobs", type=int, default=1, help="tasks run at the same time (default 1)")
+    ev.add_argument("--timeout", type=float, default=600.0, help="seconds per task (default 600)")
+    ev.add_argument("--out", help="run folder (default: codeinterp-eval/SUITE-MODEL-TIME)")
+    ev.add_argument("--resume", action="store_true",
+                    help="continue the run in --out: skip the tasks already in its results.jsonl")
+    ev.add_argument("--kernel", help="kernel name for the tasks (default python3)")
+    ev.add_argument("--held-out", action="store_true",
+                    help="DABench only: allow the odd ids, the held-out split. Never use it to tune.")
+
+    rep = sub.add_parser("eval-report", help="one Markdown table over several eval run folders")
+    rep.add_argument("runs", nargs="+", help="run folders written by 'jupyter codeinterp eval'")
+    rep.add_argument("--summary", action="store_true", help="also rewrite each folder's summary.md and chart")
     return parser
+
+
+def run_eval_command(args: argparse.Namespace, argv: list[str]) -> int:
+    from .evaluation.harness import EvalOptions, run_eval_sync
+
+    modes = ("agent", "single-shot") if args.mode == "both" or args.baseline else (args.mode,)
+    opts = EvalOptions(suite=args.suite, modes=modes, ids=args.ids, limit=args.limit, jobs=args.jobs,
+                       timeout=args.timeout, resume=args.resume, out=args.out, held_out=args.held_out,
+                       kernel=args.kernel, argv=argv)
+    return run_eval_sync(opts, make_config(args))
+
+
+def eval_report_command(args: argparse.Namespace) -> int:
+    from .evaluation.report import report_table, write_summary
+
+    try:
+        if args.summary:
+            for run in args.runs:
+                print(f"wrote {write_summary(run)}", file=sys.stderr)
+        print(report_table(args.runs))
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK
 
 
 def main(argv: Optional[list[str]] = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    if args.command == "eval":
+        return run_eval_command(args, argv)
+    if args.command == "eval-report":
+        return eval_report_command(args)
     try:
         if args.command == "run":
             return asyncio.run(_run_with_timeout(args))

@@ -261,6 +261,52 @@ def scenario_slow(req: dict) -> Reply:
     return r
 
 
+def _request_text(req: dict) -> str:
+    """The text of the conversation's user messages (the request and its context)."""
+    parts = []
+    for m in req.get("messages") or []:
+        if m.get("role") != "user":
+            continue
+        content = m.get("content")
+        if isinstance(content, list):
+            content = " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+        parts.append(str(content or ""))
+    return "\n".join(parts)
+
+
+def _output_of(result: str) -> str:
+    """What a cell printed, from the result the agent sent back (tags and status dropped)."""
+    body = re.sub(r"</?workspace-data[^>]*>", "", result)
+    if "output:\n" in body:
+        body = body.split("output:\n", 1)[1]
+    body = re.split(r"\n(?:error:|\[\d+ images? displayed\]|files written:)", body)[0]
+    return body.strip()
+
+
+def solutions_responder(solutions: dict[str, str]) -> Responder:
+    """A model that knows how to solve some tasks, and nothing of their answers.
+
+    ``solutions`` maps a piece of each task's request text to the code that solves it. The
+    first reply sends that code (a ``run_code`` call when tools are offered, else a
+    ```python block: the single-shot baseline); the next reply answers with what the cell
+    printed, so any number in the answer comes from the kernel. A request that matches no
+    task gets an answer without numbers.
+    """
+
+    def respond(req: dict) -> Reply:
+        asked = _request_text(req)
+        code = next((c for key, c in solutions.items() if key in asked), None)
+        if code is None:
+            return text("I do not know how to do this task.")
+        result = _last_result(req)
+        if result is None:
+            return _code_reply(req, code, "Let me compute that.")
+        return text(f"Computed in the notebook:\n\n{_output_of(result)}")
+
+    respond.__name__ = "solutions"
+    return respond
+
+
 SCENARIOS: dict[str, Responder] = {
     "echo": scenario_echo,
     "run_code": scenario_run_code,

@@ -1,0 +1,77 @@
+"""A task's fresh working folder and kernel: its files copied in, its setup run, its check run."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from typing import Any, Optional
+
+from ..context.kernel_probe import eval_expression
+from ..executors.headless import HeadlessExecutor
+from ..protocol import CellOutcome
+from .tasks import EvalTask
+
+NOTEBOOK = "analysis.ipynb"
+CHECK_TIMEOUT = 60.0
+
+
+def prepare_folder(task: EvalTask, folder: str) -> None:
+    """An empty folder holding the task's files (whatever an earlier, interrupted run left is removed)."""
+    if os.path.exists(folder):
+        shutil.rmtree(folder)
+    os.makedirs(folder)
+    for source, name in task.files:
+        target = os.path.join(folder, name)
+        if os.path.isdir(source):
+            shutil.copytree(source, target)
+        else:
+            shutil.copy2(source, target)
+
+
+def new_executor(folder: str, kernel_name: Optional[str]) -> HeadlessExecutor:
+    return HeadlessExecutor(os.path.join(folder, NOTEBOOK), root_dir=folder, kernel_name=kernel_name)
+
+
+async def run_setup(executor: HeadlessExecutor, task: EvalTask) -> Optional[str]:
+    """Run the task's setup as the notebook's first cell (the state a user would have made);
+    returns why it failed, or None."""
+    if not task.setup.strip():
+        return None
+    outcome = await executor.run_cell(task.setup, metadata={"codeinterp_eval": {"setup": True}}, timeout=300)
+    if outcome.status != "ok":
+        return f"the task's setup failed: {outcome.ename or outcome.status}: {outcome.evalue}".strip()
+    return None
+
+
+def output_text(outcome: CellOutcome) -> str:
+    """What a cell printed (stdout, stderr) and its result, as text."""
+    parts: list[str] = []
+    for out in outcome.outputs:
+        kind = out.get("output_type")
+        if kind == "stream":
+            text = out.get("text", "")
+            parts.append("".join(text) if isinstance(text, list) else str(text))
+        elif kind in ("execute_result", "display_data"):
+            plain = (out.get("data") or {}).get("text/plain")
+            if plain:
+                parts.append(("".join(plain) if isinstance(plain, list) else str(plain)) + "\n")
+    return "".join(parts)
+
+
+def check_expression(source: str, answer: str, answers: dict[str, str]) -> str:
+    """An expression that runs check.py in a copy of the kernel's globals (it sees the
+    variables, adds no names) with ``answer`` and ``answers`` defined; "passed" unless it raises."""
+    return ("(lambda __src, __ns: (exec(compile(__src, 'check.py', 'exec'), __ns), 'passed')[1])"
+            f"({source!r}, dict(globals(), answer={answer!r}, answers={json.dumps(answers)}))")
+
+
+async def run_check(executor: HeadlessExecutor, task: EvalTask, answer: str, answers: dict[str, str]) -> Optional[str]:
+    """"passed", or why the task's check.py did not pass; None when the task has none."""
+    if not task.check.strip():
+        return None
+    client: Any = await executor.kernel_client()
+    if client is None:
+        return "the kernel is gone; the check could not run"
+    result = await eval_expression(client, check_expression(task.check, answer, answers), timeout=CHECK_TIMEOUT)
+    return "passed" if result == "passed" else (result.strip() or "the check failed")
