@@ -150,6 +150,14 @@ class CodeInterp(Configurable):
     history_dir = Unicode(
         help="Where chat histories are kept (default: <jupyter data dir>/codeinterp/chats)."
     ).tag(config=True)
+    history_scope = Unicode(
+        "",
+        help="Names the storage notebooks live in, for keying chat histories, when the contents "
+        "manager is not a file system (e.g. 's3://bucket/prefix'): servers with the same scope "
+        "share the chats of a notebook path. Empty: a file-system manager keys chats by the "
+        "notebook's absolute path; any other by its class, root_dir and the server's root folder. "
+        "Setting it also replaces the absolute path for file-system managers.",
+    ).tag(config=True)
 
     @default("base_url")
     def _default_base_url(self) -> str:
