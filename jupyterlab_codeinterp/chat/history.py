@@ -144,8 +144,10 @@ class ChatStore:
         self._settle()
         location = self.locator.location(notebook_path)
         folder = self._folder(location)
-        with self._lock:
-            self._claim(notebook_path, location, folder)
+        proof = self.locator.chat_ids_in(notebook_path)  # read outside the lock: saves go on
+        if proof:
+            with self._lock:
+                self._claim(notebook_path, location, folder, proof)
         own = self._summaries(folder)
         own_ids = {c["id"] for c in own}
         earlier = [{**c, "earlier_version": True}
@@ -331,9 +333,10 @@ class ChatStore:
 
     # ------------------------------------------------------------------ claims
 
-    def _claim(self, notebook_path: str, location: str, folder: str) -> None:
-        """Bring here the chats this notebook's generated cells prove are its own."""
-        wanted = self.locator.chat_ids_in(notebook_path) - {n[:-5] for n in self._chat_files(folder)}
+    def _claim(self, notebook_path: str, location: str, folder: str, proof: set[str]) -> None:
+        """Bring here the chats this notebook's generated cells (``proof``: their chat ids)
+        show are its own."""
+        wanted = proof - {n[:-5] for n in self._chat_files(folder)}
         if not wanted:
             return
         legacy = os.path.join(self.root, legacy_key(notebook_path))
