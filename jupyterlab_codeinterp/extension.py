@@ -27,12 +27,14 @@ PYTHON_DEFAULT_SWITCH_INTERVAL = 0.005
 
 
 def apply_switch_interval(interval: float, log: Any) -> bool:
-    """Shorten the GIL switch interval for the model I/O thread, unless told not to.
+    """Shorten the GIL switch interval for the model I/O thread, when configured to.
 
     While the model thread parses streamed tokens, the server's loop, coming back from each
     socket call, may wait up to the switch interval for the GIL; at 5 ms that wait showed in
-    the loop's p99 lag with 200 chats streaming (bench/README.md). Someone else's choice
-    (another extension, the operator) is kept.
+    the loop's p99 lag with 200 chats streaming. The interval is the whole process's, and
+    with a handful of chats it changed nothing measurable (bench/README.md), so it is off
+    (0) unless ``c.CodeInterp.gil_switch_interval`` asks. Someone else's choice (another
+    extension, the operator) is kept.
     """
     if interval <= 0 or sys.getswitchinterval() != PYTHON_DEFAULT_SWITCH_INTERVAL:
         return False
