@@ -255,6 +255,26 @@ def test_a_copy_does_not_take_the_original_s_chats(place):
     assert ids(store.list("copy.ipynb")) == ["c1"]
 
 
+def test_a_deleted_notebook_s_chats_are_not_inherited_by_a_new_one_of_that_name(place):
+    a, _b, history = place
+    store = store_for(a, history)
+    chat_with(store, "t.ipynb", "ran", "ran a cell")
+    chat_with(store, "dir/u.ipynb", "inside", "in a folder")
+    write_notebook(a / "t.ipynb", ["ran"])
+    saved = (a / "t.ipynb").read_bytes()
+    os.unlink(a / "t.ipynb")
+    store.queue_delete("t.ipynb")
+    shutil.rmtree(a / "dir", ignore_errors=True)
+    store.queue_delete("dir")  # a folder: every notebook below it
+    write_notebook(a / "t.ipynb")  # a new notebook, same name
+    assert store.list("t.ipynb") == []
+    assert store.list("dir/u.ipynb") == []
+    assert chat_with(store, "t.ipynb", "fresh", "new")["turns"] == 1
+    # the old one comes back (from the trash, a checkout): its cells name its chat
+    (a / "t.ipynb").write_bytes(saved)
+    assert sorted(ids(store.list("t.ipynb"))) == ["fresh", "ran"]
+
+
 def test_storage_without_a_file_system_is_keyed_by_its_scope(tmp_path):
     history = str(tmp_path / "history")
     one = ChatStore(history, NotebookLocator(scope="s3://bucket-one"))

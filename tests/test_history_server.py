@@ -123,6 +123,13 @@ async def test_renames_and_moves_through_the_contents_api_keep_the_chat(two_serv
         assert [(c["id"], c["turns"]) for c in listed["chats"]] == [("rc", 2)]
         replay = json.dumps((await ask_history(tab, "analysis/renamed.ipynb", "rc"))["messages"])
         assert "FIRST-ANSWER" in replay and "SECOND-ANSWER" in replay
+        # deleted through the API, then a new notebook under the same name: it starts afresh
+        resp = await one.fetch(f"api/contents/{qs('analysis/renamed.ipynb')}", method="DELETE")
+        assert resp.code == 204, resp.body
+        resp = await one.fetch(f"api/contents/{qs('analysis/renamed.ipynb')}", method="PUT",
+                               body=json.dumps({"type": "notebook", "content": nbformat.v4.new_notebook()}))
+        assert resp.code in (200, 201), resp.body
+        assert (await ask_history(tab, "analysis/renamed.ipynb"))["chats"] == []
         # the other project's r.ipynb, never renamed, has no chat
         tab2 = await open_tab(two)
         try:

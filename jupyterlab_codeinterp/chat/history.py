@@ -8,8 +8,8 @@ safe as a folder name. Each notebook folder records its location and last known 
 moved. Writes go through a temporary file and ``os.replace`` so a crash never leaves half
 a file, and the files are readable by their owner only (they hold prompts and outputs).
 
-Renames and moves made through the server (JupyterLab, the REST API) are followed
-(``renames.py`` queues them; ``queue_move``): the first store call after the event
+Renames, moves and deletions made through the server (JupyterLab, the REST API) are
+followed (``renames.py`` queues them: ``queue_move``, ``queue_delete``): the first store call after the event
 applies them, under the store's lock, so nothing reads or writes a notebook's chats
 before its move landed. Chats of notebooks moved some other way, and chats stored by
 versions that keyed them by the relative path alone, are handled in ``list``.
@@ -70,7 +70,7 @@ class ChatStore:
         self.root = root
         self.locator = locator
         self._lock = threading.RLock()
-        self._moves: collections.deque[tuple[str, str]] = collections.deque()
+        self._moves: collections.deque[tuple[str, Optional[str]]] = collections.deque()
         self._redirects: dict[tuple[str, str], str] = {}
 
     # ------------------------------------------------------------------ where
@@ -267,6 +267,10 @@ class ChatStore:
         call it on the server's loop as the rename is reported)."""
         self._moves.append((old_path, new_path))
 
+    def queue_delete(self, path: str) -> None:
+        """A file or folder was deleted: its chats are set aside (see ``_retire``)."""
+        self._moves.append((path, None))
+
     def apply_moves(self) -> None:
         self._settle()
 
@@ -277,7 +281,10 @@ class ChatStore:
             while self._moves:
                 old_path, new_path = self._moves.popleft()
                 try:
-                    self._move(old_path, new_path)
+                    if new_path is None:
+                        self._retire(old_path)
+                    else:
+                        self._move(old_path, new_path)
                 except OSError:  # the chats stay where they were; list() can still claim them
                     log.exception("could not move the chats of %s to %s", old_path, new_path)
 
@@ -297,6 +304,20 @@ class ChatStore:
                 self._move_folder(folder, meta["location"], new_loc + "/" + rest,
                                   new_path.strip("/") + "/" + rest)
 
+    def _retire(self, path: str) -> None:
+        """Set aside the chats of a deleted notebook (or of every one in a deleted folder):
+        a new notebook later created under the same name is another notebook and starts
+        without them. They keep their record of where they were, so a notebook that comes
+        back there (restored from the trash, checked out again) and names them in its cells
+        gets them back (``_claim``)."""
+        location = self.locator.location(path)
+        targets = [(self._folder(location), location)]
+        targets += [(folder, meta["location"]) for folder, meta in self._notebook_folders()
+                    if under(meta["location"], location) is not None]
+        for folder, loc in targets:
+            if os.path.isdir(folder):
+                os.rename(folder, os.path.join(self.root, location_key(f"{loc}\0deleted\0{time.time_ns()}")))
+
     def _move_folder(self, src: str, old_loc: str, new_loc: str, new_path: str) -> None:
         """Move one notebook's chats to its new location (merged if some are there)."""
         dst = self._folder(new_loc)
@@ -313,6 +334,8 @@ class ChatStore:
             self._moved(name[:-5], old_loc, new_loc)
 
     def _moved(self, chat_id: str, old_loc: str, new_loc: str) -> None:
+        if old_loc == new_loc:
+            return
         self._redirects.pop((chat_id, new_loc), None)  # it lives there now: no cycle
         self._redirects[(chat_id, old_loc)] = new_loc
         while len(self._redirects) > MAX_REDIRECTS:
@@ -352,7 +375,7 @@ class ChatStore:
             if other == folder or not any(os.path.exists(os.path.join(other, f"{i}.json")) for i in wanted):
                 continue
             meta = self._read_meta(other)
-            if meta is None or self.locator.exists(meta["location"]) is not False:
+            if meta is None or (meta["location"] != location and self.locator.exists(meta["location"]) is not False):
                 continue  # its notebook is still there (this one is a copy): leave it
             wanted -= {n[:-5] for n in self._chat_files(other)}
             self._move_folder(other, meta["location"], location, notebook_path)

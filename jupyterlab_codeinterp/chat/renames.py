@@ -1,4 +1,4 @@
-"""Chats follow their notebook when it is renamed or moved through the server.
+"""Chats follow their notebook when it is renamed, moved or deleted through the server.
 
 jupyter_server reports every successful rename through its contents manager's event
 logger (schema ``contents_service/v1``, ``action: rename``, ``source_path`` -> ``path``),
@@ -7,7 +7,8 @@ script. For each one the chats stored under the old location are moved to the ne
 (a folder rename moves the chats of every notebook below it), and what the server holds
 in memory is updated at once: running turns save to the new place, and tabs watching
 the chat go on seeing its turns. The browser's own chat model follows through the
-document context's ``pathChanged`` (``src/service.ts``).
+document context's ``pathChanged`` (``src/service.ts``). A deleted notebook's chats are set
+aside, so a new notebook created under its name does not inherit them.
 
 Notebooks moved outside the server (``mv`` in a terminal, another program) send no
 event; see ``ChatStore.list`` for how their chats are found again.
@@ -79,7 +80,14 @@ class RenameFollower:
 
     async def on_event(self, logger: Any = None, schema_id: str = "", data: Optional[dict[str, Any]] = None) -> None:
         data = data or {}
-        if data.get("action") != "rename":
+        action = data.get("action")
+        if action == "delete":
+            path = str(data.get("path") or "").strip("/")
+            if path:
+                self.store.queue_delete(path)  # a new notebook under that name starts afresh
+                await self._apply()
+            return
+        if action != "rename":
             return
         old = str(data.get("source_path") or "").strip("/")
         new = str(data.get("path") or "").strip("/")
@@ -89,7 +97,10 @@ class RenameFollower:
         # chats can come before the move (the store applies it first)
         self.store.queue_move(old, new)
         follow_in_memory(self.service, old, new)
+        await self._apply()
+
+    async def _apply(self) -> None:
         try:
             await asyncio.to_thread(self.store.apply_moves)
         except Exception:
-            log.exception("jupyterlab-codeinterp: could not move the chats of %s to %s", old, new)
+            log.exception("jupyterlab-codeinterp: could not follow a rename or deletion")
