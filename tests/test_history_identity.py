@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 
 import nbformat
 import pytest
@@ -164,6 +165,41 @@ def test_a_turn_that_still_holds_the_old_path_saves_at_the_new_place(place):
     store.queue_move("u.ipynb", "t.ipynb")
     assert ids(store.list("t.ipynb")) == ["c1"] and store.list("u.ipynb") == []
     assert store.load("u.ipynb", "c1")["turns"] == 2
+
+
+class GatedLocator(NotebookLocator):
+    """The real locator, which can hold the thread named "mover" in the middle of a move."""
+
+    def __init__(self, root) -> None:
+        super().__init__(root_dir=str(root))
+        self.inside, self.go = threading.Event(), threading.Event()
+
+    def location(self, path: str) -> str:
+        if threading.current_thread().name == "mover":
+            self.inside.set()
+            self.go.wait(30)
+        return super().location(path)
+
+
+def test_a_reader_waits_for_a_move_in_progress(place):
+    """The rename listener applies a move in a thread; a history request arriving meanwhile
+    (the browser asks as soon as the rename answered) must see the chats at the new name."""
+    a, _b, history = place
+    locator = GatedLocator(a)
+    store = ChatStore(history, locator)
+    chat_with(store, "t.ipynb", "c1", "first")
+    store.queue_move("t.ipynb", "u.ipynb")
+    mover = threading.Thread(target=store.apply_moves, name="mover")
+    mover.start()
+    assert locator.inside.wait(30)  # the move has begun (and holds the store)
+    seen: list = []
+    reader = threading.Thread(target=lambda: seen.append(ids(store.list("u.ipynb"))))
+    reader.start()
+    reader.join(0.5)  # a reader that did not wait would be done by now, with nothing listed
+    locator.go.set()
+    mover.join(30)
+    reader.join(30)
+    assert seen == [["c1"]]
 
 
 def test_rename_onto_a_location_with_leftover_chats_merges(place):

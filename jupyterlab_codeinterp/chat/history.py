@@ -279,7 +279,9 @@ class ChatStore:
             return
         with self._lock:
             while self._moves:
-                old_path, new_path = self._moves.popleft()
+                # taken off the queue only once done: a reader that finds the queue
+                # non-empty waits on the lock until the move is complete
+                old_path, new_path = self._moves[0]
                 try:
                     if new_path is None:
                         self._retire(old_path)
@@ -287,6 +289,8 @@ class ChatStore:
                         self._move(old_path, new_path)
                 except OSError:  # the chats stay where they were; list() can still claim them
                     log.exception("could not move the chats of %s to %s", old_path, new_path)
+                finally:
+                    self._moves.popleft()
 
     def _move(self, old_path: str, new_path: str) -> None:
         old_loc, new_loc = self.locator.location(old_path), self.locator.location(new_path)
