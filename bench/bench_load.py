@@ -203,6 +203,8 @@ def report(r: dict) -> None:
     print(f"  event-loop lag while streaming: p50 {lag['p50_ms']:.2f} ms, p99 {lag['p99_ms']:.2f} ms, "
           f"p99.9 {lag['p999_ms']:.2f} ms, max {lag['max_ms']:.1f} ms ({lag['samples']} samples)")
     print(f"  event-loop lag idle:            p50 {idle['p50_ms']:.2f} ms, p99 {idle['p99_ms']:.2f} ms")
+    print(f"  server: model streams read {'on the model I/O thread' if lag.get('model_io_thread') else 'on its loop'}"
+          f", thread switch interval {lag.get('switch_interval', float('nan')) * 1000:g} ms")
     print(f"  throughput: {r['turns_per_s']:.1f} turns/s, {r['model_chunks_per_s']:.0f} model chunks/s streamed, "
           f"{r['frames_per_s']:.0f} text frames/s to the tabs ({r['turns']} turns, {r['frames']} text frames in "
           f"{r['elapsed_s']:.1f} s; server CPU {r['server_cpu_s']:.1f} s); "
@@ -218,6 +220,146 @@ def report(r: dict) -> None:
         print(f"  ERRORS: {r['error_count']}, e.g. {r['errors']}")
 
 
+#: server configurations --compare can run (CodeInterp options)
+CONFIGS = {
+    "thread+gil1ms": {"model_io_thread": True, "gil_switch_interval": 0.001},
+    "thread": {"model_io_thread": True, "gil_switch_interval": 0},
+    "loop": {"model_io_thread": False, "gil_switch_interval": 0},
+}
+
+
+class Stack:
+    """The scripted model and, per configuration, one jupyter server (see the module doc)."""
+
+    def __init__(self, pin: bool, server_nice: int = 0) -> None:
+        self.server_nice = server_nice
+        self.tmp = tempfile.mkdtemp(prefix="codeinterp-load-")
+        self.model_port = free_port()
+        self.model = subprocess.Popen([sys.executable, os.path.join(TESTS, "scripted_model.py"),
+                                       "--port", str(self.model_port)],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+        self.cpus = cpus
+        self.pinned = pin and len(cpus) >= 2
+        if self.pinned:  # a load generator must not steal the measured server's core
+            os.sched_setaffinity(self.model.pid, set(cpus[1:]))
+            os.sched_setaffinity(0, set(cpus[1:]))
+        wait_port(self.model_port, self.model, "scripted model")
+        self.model_url = f"http://127.0.0.1:{self.model_port}"
+        self.server: subprocess.Popen | None = None
+
+    def start_server(self, options: dict) -> str:
+        """A jupyter server with the extension and these CodeInterp options; its URL."""
+        self.stop_server()
+        port = free_port()
+        root = tempfile.mkdtemp(dir=self.tmp, prefix="root-")
+        os.makedirs(os.path.join(root, "load"))
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI", "CODEINTERP"))}
+        env.update({"CODEINTERP_DEBUG_LOOP_LAG": "1", "JUPYTER_CONFIG_DIR": os.path.join(self.tmp, "config"),
+                    "JUPYTER_RUNTIME_DIR": os.path.join(self.tmp, "runtime"), "JUPYTER_PLATFORM_DIRS": "1"})
+        self.log = os.path.join(root, "server.log")
+        server_args = [sys.executable, "-m", "jupyter_server", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+                       f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}",
+                       "--ServerApp.jpserver_extensions={'jupyterlab_codeinterp': True}",
+                       f"--CodeInterp.base_url={self.model_url}/v1", "--CodeInterp.api_key=sk-bench",
+                       "--CodeInterp.model=scripted-model", f"--CodeInterp.history_dir={os.path.join(root, '.history')}",
+                       "--CodeInterp.request_timeout=120", "--ServerApp.log_level=WARN"]
+        server_args += [f"--CodeInterp.{k}={v}" for k, v in options.items()]
+        if os.geteuid() == 0:
+            server_args.append("--allow-root")
+        with open(self.log, "w") as fh:
+            nice = self.server_nice
+            self.server = subprocess.Popen(server_args, stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=root,
+                                           preexec_fn=(lambda: os.nice(nice)) if nice else None)
+        if self.pinned:
+            os.sched_setaffinity(self.server.pid, {self.cpus[0]})
+        wait_port(port, self.server, "jupyter server", self.log)
+        url = f"http://127.0.0.1:{port}/"
+        deadline = time.monotonic() + 90
+        while True:  # listening is not ready: on a busy machine the extension may still load
+            try:
+                asyncio.run(http("GET", url + "codeinterp/debug/loop-lag"))
+                break
+            except (OSError, tornado.httpclient.HTTPError) as exc:
+                if time.monotonic() > deadline or self.server.poll() is not None:
+                    raise SystemExit(f"jupyter server not ready: {exc}\n" + open(self.log).read())
+                time.sleep(0.5)
+        time.sleep(1.0)
+        return url
+
+    def stop_server(self) -> None:
+        if self.server is not None:
+            stop(self.server)
+            self.server = None
+
+    def close(self) -> None:
+        self.stop_server()
+        stop(self.model)
+
+    def describe(self) -> str:
+        return (f"cores: {os.cpu_count()}, python {sys.version.split()[0]}; client, model and server are separate "
+                "processes; " + (f"server pinned to CPU {self.cpus[0]}, model and client to {self.cpus[1:]}"
+                                 if self.pinned else "not pinned")
+                + (f"; server at nice {self.server_nice:+d}" if self.server_nice else ""))
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def spread(values: list[float], fmt: str = "{:.1f}") -> str:
+    """median (min–max) of repeated runs"""
+    if not values:
+        return "—"
+    med = statistics.median(values)
+    if len(values) == 1:
+        return fmt.format(med)
+    return f"{fmt.format(med)} ({fmt.format(min(values))}–{fmt.format(max(values))})"
+
+
+def compare(args: argparse.Namespace, stack: Stack) -> None:
+    """Each configuration ``--repeats`` times, interleaved (noise on a shared machine hits all
+    of them alike), every chat count per server; then medians and spread per cell."""
+    results: dict[tuple[str, int], list[dict]] = {}
+    loads: list[float] = []
+    for rep in range(args.repeats):
+        for name in args.compare:
+            server_url = stack.start_server(CONFIGS[name])
+            for n in args.chats:
+                loads.append(os.getloadavg()[0])
+                args_n = argparse.Namespace(**{**vars(args), "chats": n})
+                r = asyncio.run(bench(args_n, server_url, stack.model_url, stack.server.pid))
+                results.setdefault((name, n), []).append(r)
+                print(f"run {rep + 1}/{args.repeats} {name:14s} {n:4d} chats: p99 {r['lag']['p99_ms']:.2f} ms, "
+                      f"p50 {r['lag']['p50_ms']:.2f} ms, max {r['lag']['max_ms']:.1f} ms, "
+                      f"{r['turns_per_s']:.1f} turns/s, server CPU {r['server_cpu_s']:.1f} s, "
+                      f"load avg {loads[-1]:.1f}; switch interval {r['lag'].get('switch_interval', 0) * 1000:g} ms"
+                      + (f", {r['error_count']} ERRORS" if r["error_count"] else ""),
+                      flush=True)
+            stack.stop_server()
+    print(f"\n{args.repeats} runs per cell, median (min–max); lockstep, {args.rounds} turns per chat, "
+          f"{args.chunks} chunks per answer {args.delay * 1000:.0f} ms apart; 1-minute load average during the "
+          f"runs {min(loads):.1f}–{max(loads):.1f}")
+    print("| chats | configuration | loop lag p99 ms | p50 ms | p99.9 ms | server CPU ms per turn | "
+          "first chunk p50 ms | turns/s |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for n in args.chats:
+        for name in args.compare:
+            rs = results[(name, n)]
+            print(f"| {n} | {name} | {spread([r['lag']['p99_ms'] for r in rs])} | "
+                  f"{spread([r['lag']['p50_ms'] for r in rs], '{:.2f}')} | "
+                  f"{spread([r['lag']['p999_ms'] for r in rs])} | "
+                  f"{spread([r['server_cpu_s'] * 1000 / max(1, r['turns']) for r in rs])} | "
+                  f"{spread([r['first_chunk_p50_ms'] for r in rs], '{:.0f}')} | "
+                  f"{spread([r['turns_per_s'] for r in rs], '{:.2f}')} |")
+    if args.json:
+        print(json.dumps({f"{k[0]}/{k[1]}": v for k, v in results.items()}, indent=1))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--chats", type=int, nargs="+", default=[200])
@@ -231,62 +373,40 @@ def main() -> None:
     p.add_argument("--no-pin", dest="pin", action="store_false",
                    help="let the OS place the processes (default: the server gets CPU 0 to itself, "
                         "the scripted model and this load generator share the other CPUs)")
-    p.add_argument("--model-on-main-loop", action="store_true",
-                   help="read model streams on the server's own loop (CodeInterp.model_io_thread=False)")
+    p.add_argument("--model-io-thread", choices=["on", "off"], default=None,
+                   help="CodeInterp.model_io_thread for the server (default: the shipped default, off)")
+    p.add_argument("--model-on-main-loop", action="store_true", help="the same as --model-io-thread off")
+    p.add_argument("--gil-switch-interval", type=float, default=None,
+                   help="CodeInterp.gil_switch_interval for the server (default: the shipped default)")
+    p.add_argument("--compare", nargs="+", choices=sorted(CONFIGS), metavar="CONFIG",
+                   help=f"compare server configurations ({', '.join(CONFIGS)}), each --repeats times")
+    p.add_argument("--repeats", type=int, default=3, help="runs per configuration with --compare")
+    p.add_argument("--server-nice", type=int, default=0,
+                   help="start the server at this nice value (negative, as root: other work on a shared "
+                        "machine then preempts the measured server less)")
     args = p.parse_args()
 
-    tmp = tempfile.mkdtemp(prefix="codeinterp-load-")
-    model_port, server_port = free_port(), free_port()
-    model = subprocess.Popen([sys.executable, os.path.join(TESTS, "scripted_model.py"), "--port", str(model_port)],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    root = os.path.join(tmp, "root")
-    os.makedirs(os.path.join(root, "load"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI", "CODEINTERP"))}
-    env.update({"CODEINTERP_DEBUG_LOOP_LAG": "1", "JUPYTER_CONFIG_DIR": os.path.join(tmp, "config"),
-                "JUPYTER_RUNTIME_DIR": os.path.join(tmp, "runtime"), "JUPYTER_PLATFORM_DIRS": "1"})
-    log = os.path.join(tmp, "server.log")
-    server_args = [sys.executable, "-m", "jupyter_server", "--no-browser", f"--port={server_port}", "--ip=127.0.0.1",
-                   f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}",
-                   "--ServerApp.jpserver_extensions={'jupyterlab_codeinterp': True}",
-                   f"--CodeInterp.base_url=http://127.0.0.1:{model_port}/v1", "--CodeInterp.api_key=sk-bench",
-                   "--CodeInterp.model=scripted-model", f"--CodeInterp.history_dir={os.path.join(tmp, 'history')}",
-                   "--CodeInterp.request_timeout=120", "--ServerApp.log_level=WARN",
-                   f"--CodeInterp.model_io_thread={not args.model_on_main_loop}"]
-    if os.geteuid() == 0:
-        server_args.append("--allow-root")
-    with open(log, "w") as fh:
-        server = subprocess.Popen(server_args, stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=root)
-    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    pinned = args.pin and len(cpus) >= 2
-    if pinned:  # a load generator must not steal the measured server's core
-        os.sched_setaffinity(server.pid, {cpus[0]})
-        os.sched_setaffinity(model.pid, set(cpus[1:]))
-        os.sched_setaffinity(0, set(cpus[1:]))
+    stack = Stack(args.pin, args.server_nice)
     try:
-        wait_port(model_port, model, "scripted model")
-        wait_port(server_port, server, "jupyter server", log)
-        time.sleep(1.0)
-        server_url = f"http://127.0.0.1:{server_port}/"
-        model_url = f"http://127.0.0.1:{model_port}"
-        print(f"cores: {os.cpu_count()}, python {sys.version.split()[0]}; server pid {server.pid}; "
-              "client, model and server are separate processes; "
-              + (f"server pinned to CPU {cpus[0]}, model and client to {cpus[1:]}" if pinned else "not pinned")
-              + "; model streams read " + ("on the server's loop" if args.model_on_main_loop
-                                           else "on the model I/O thread"))
+        print(stack.describe(), flush=True)
+        if args.compare:
+            compare(args, stack)
+            return
+        options: dict = {}
+        if args.model_io_thread or args.model_on_main_loop:
+            options["model_io_thread"] = args.model_io_thread == "on" and not args.model_on_main_loop
+        if args.gil_switch_interval is not None:
+            options["gil_switch_interval"] = args.gil_switch_interval
+        server_url = stack.start_server(options)
+        print("server options: " + (", ".join(f"{k}={v}" for k, v in options.items()) or "as shipped"))
         for n in args.chats:
             args_n = argparse.Namespace(**{**vars(args), "chats": n})
-            result = asyncio.run(bench(args_n, server_url, model_url, server.pid))
+            result = asyncio.run(bench(args_n, server_url, stack.model_url, stack.server.pid))
             report(result)
             if args.json:
                 print(json.dumps(result, indent=1))
     finally:
-        server.terminate()
-        model.terminate()
-        for proc in (server, model):
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stack.close()
 
 
 if __name__ == "__main__":

@@ -68,16 +68,18 @@ class CodeInterp(Configurable):
         "default). auto: aiohttp when installed.",
     ).tag(config=True)
     model_io_thread = Bool(
-        True,
-        help="Read model streams on a separate event-loop thread, so a flood of streamed "
-        "tokens never delays jupyter_server's own loop (kernels, contents). Off: on the "
-        "server's loop.",
+        False,
+        help="Read model streams on a separate event-loop thread instead of jupyter_server's "
+        "own loop. Pays with dozens of chats streaming at once on one server (200 chats: "
+        "p99 loop lag ~100 ms on the loop, 8-30 ms with the thread); with a handful it makes "
+        "no difference to the loop's p99 and costs 15-20% more CPU per turn (bench/README.md).",
     ).tag(config=True)
     gil_switch_interval = Float(
-        0.001,
+        0.0,
         help="With model_io_thread on, set Python's thread switch interval (seconds; Python's "
-        "default is 0.005) so jupyter_server's loop waits less for the GIL while the model "
-        "thread works. Applied only if nothing else changed the interval; 0: leave it alone.",
+        "default is 0.005) for the whole server process, so its loop waits less for the GIL "
+        "while the model thread works (e.g. 0.001 for a server streaming 200 chats at once). "
+        "Applied only if nothing else changed the interval. 0 (default): leave it alone.",
     ).tag(config=True)
     protocol = Enum(
         ["auto", "tools", "codeblocks"],
@@ -149,6 +151,14 @@ class CodeInterp(Configurable):
     # ---- storage ------------------------------------------------------------
     history_dir = Unicode(
         help="Where chat histories are kept (default: <jupyter data dir>/codeinterp/chats)."
+    ).tag(config=True)
+    history_scope = Unicode(
+        "",
+        help="Names the storage notebooks live in, for keying chat histories, when the contents "
+        "manager is not a file system (e.g. 's3://bucket/prefix'): servers with the same scope "
+        "share the chats of a notebook path. Empty: a file-system manager keys chats by the "
+        "notebook's absolute path; any other by its class, root_dir and the server's root folder. "
+        "Setting it also replaces the absolute path for file-system managers.",
     ).tag(config=True)
 
     @default("base_url")

@@ -12,6 +12,8 @@ from jupyter_server.utils import url_path_join
 from tornado.ioloop import IOLoop
 
 from .chat.history import ChatStore
+from .chat.identity import NotebookLocator
+from .chat.renames import RenameFollower
 from .chat.service import ChatService
 from .config import CodeInterp
 from .context.gather import gather_context
@@ -25,12 +27,14 @@ PYTHON_DEFAULT_SWITCH_INTERVAL = 0.005
 
 
 def apply_switch_interval(interval: float, log: Any) -> bool:
-    """Shorten the GIL switch interval for the model I/O thread, unless told not to.
+    """Shorten the GIL switch interval for the model I/O thread, when configured to.
 
     While the model thread parses streamed tokens, the server's loop, coming back from each
     socket call, may wait up to the switch interval for the GIL; at 5 ms that wait showed in
-    the loop's p99 lag with 200 chats streaming (bench/README.md). Someone else's choice
-    (another extension, the operator) is kept.
+    the loop's p99 lag with 200 chats streaming. The interval is the whole process's, and
+    with a handful of chats it changed nothing measurable (bench/README.md), so it is off
+    (0) unless ``c.CodeInterp.gil_switch_interval`` asks. Someone else's choice (another
+    extension, the operator) is kept.
     """
     if interval <= 0 or sys.getswitchinterval() != PYTHON_DEFAULT_SWITCH_INTERVAL:
         return False
@@ -53,7 +57,9 @@ class CodeInterpState:
         self.model_io = ModelIOLoop()  # its thread starts with the first model call
         if config.model_io_thread:
             apply_switch_interval(config.gil_switch_interval, log)
-        self.store = ChatStore(config.history_dir)
+        locator = NotebookLocator.for_server(serverapp.contents_manager, server_root=self.root_dir,
+                                             scope=config.history_scope)
+        self.store = ChatStore(config.history_dir, locator)
         self.chat_service = ChatService(
             config=config,
             root_dir=self.root_dir,
@@ -63,6 +69,10 @@ class CodeInterpState:
             model_factory=self._model_factory,
         )
         self._models_cache: tuple[float, list[str]] | None = None
+        # chats follow renames made through the server (any client), see chat/renames.py
+        self.renames = RenameFollower(getattr(serverapp.contents_manager, "event_logger", None),
+                                      self.store, self.chat_service)
+        self.renames.start()
 
     def _model_factory(self, cfg: CodeInterp, model: str) -> Any:
         from .llm.client import ModelClient
@@ -140,6 +150,7 @@ class CodeInterpState:
         return models
 
     async def close(self) -> None:
+        self.renames.stop()
         await self.chat_service.close()
         await self.kernel_clients.close_all()
         await asyncio.to_thread(self.model_io.stop)

@@ -9,6 +9,7 @@ apply: ``read`` on ``codeinterp`` for the configuration, ``read`` on ``kernels``
 from __future__ import annotations
 
 import json
+import sys
 import time
 from typing import Any, Optional
 
@@ -121,6 +122,9 @@ class LoopLagHandler(_Base):
         monitor = self.settings["codeinterp_loop_lag"]
         data = monitor.stats()
         data["chats_running"] = len(self.codeinterp.chat_service.running)
+        # what the lag was measured under (the process-wide interval may be set by anyone)
+        data["switch_interval"] = sys.getswitchinterval()
+        data["model_io_thread"] = bool(self.codeinterp.config.model_io_thread)
         if self.get_query_argument("reset", ""):
             monitor.reset()
         self.finish(json.dumps(data))

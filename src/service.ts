@@ -230,7 +230,7 @@ export class CodeInterpService implements ICodeInterp {
       type: 'history_request',
       notebook_path: chat.notebookPath
     });
-    return reply.chats ?? [];
+    return this._summaries(reply);
   }
 
   async openChat(chat: ChatModel, chatId: string): Promise<void> {
@@ -267,7 +267,7 @@ export class CodeInterpService implements ICodeInterp {
     if (chat.chatId === chatId) {
       this.newChat(chat);
     }
-    return reply.chats ?? [];
+    return this._summaries(reply);
   }
 
   dispose(): void {
@@ -285,14 +285,11 @@ export class CodeInterpService implements ICodeInterp {
           this._titles.set(String(c.id), String(c.title ?? ''));
         }
       }
-      // only switch when the user has not started a new chat meanwhile
-      if (
-        chats.length &&
-        chats[0].id &&
-        chat.turns.length === 0 &&
-        !chat.isRunning
-      ) {
-        await this.openChat(chat, String(chats[0].id));
+      // only switch when the user has not started a new chat meanwhile; a chat
+      // "from an earlier version" may be another project's: never opened unasked
+      const latest = chats.find(c => c.id && !c.earlier_version);
+      if (latest && chat.turns.length === 0 && !chat.isRunning) {
+        await this.openChat(chat, String(latest.id));
       }
       this._historyPending.delete(chat);
     } catch (error) {
@@ -304,6 +301,21 @@ export class CodeInterpService implements ICodeInterp {
     } finally {
       chat.loading = false;
     }
+  }
+
+  /** The listed chats; those stored by an earlier version say so in their title. */
+  private _summaries(reply: HistoryMsg): Record<string, any>[] {
+    return (reply.chats ?? []).map(c =>
+      c.earlier_version
+        ? {
+            ...c,
+            title: this._trans.__(
+              '%1 (from an earlier version)',
+              c.title || this._trans.__('(untitled)')
+            )
+          }
+        : c
+    );
   }
 
   private _rekey(chat: ChatModel, chatId: string): void {

@@ -15,6 +15,10 @@ a switch interval for it instead of behind hundreds of queued token callbacks.
 
 Cancelling the awaiting task (Stop, a closed tab) cancels the stream on the model loop,
 which closes the HTTP response, as before.
+
+Opt-in (``c.CodeInterp.model_io_thread``): it pays when dozens of chats stream at once on one
+server; with the handful a single user runs, the server's loop keeps up by itself and the
+thread only adds the cost of the hand-overs (bench/README.md, "Realistic load").
 """
 
 from __future__ import annotations

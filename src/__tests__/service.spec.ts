@@ -139,6 +139,58 @@ describe('CodeInterpService', () => {
     service.dispose();
   });
 
+  it('never opens a chat from an earlier version by itself', async () => {
+    const service = makeService(fakeTracker(fakePanel('t.ipynb')));
+    const chat = service.current!;
+    const socket = latest();
+    socket.open();
+    const request = socket.sent.find(m => m.type === 'history_request');
+    const chats = [
+      { id: 'other-project', title: 'Weather', earlier_version: true }
+    ];
+    socket.receive({
+      type: 'history',
+      notebook_path: 't.ipynb',
+      reply_to: request.id,
+      chats
+    });
+    await settle();
+    expect(chat.loading).toBe(false);
+    expect(socket.sent.filter(m => m.type === 'history_request')).toHaveLength(
+      1
+    );
+    expect(chat.chatId).not.toBe('other-project');
+    // the history panel lists it, saying where it comes from
+    const listing = service.listChats(chat);
+    const ask = socket.sent[socket.sent.length - 1];
+    socket.receive({
+      type: 'history',
+      notebook_path: 't.ipynb',
+      reply_to: ask.id,
+      chats
+    });
+    expect((await listing).map(c => c.title)).toEqual([
+      'Weather (from an earlier version)'
+    ]);
+    service.dispose();
+  });
+
+  it('a renamed notebook keeps its chat, under the new path', async () => {
+    const panel = fakePanel('a.ipynb');
+    const service = makeService(fakeTracker(panel));
+    const chat = service.current!;
+    const socket = latest();
+    socket.open();
+    const id = chat.chatId;
+    panel.context.pathChanged.emit('sub/b.ipynb');
+    expect(service.current).toBe(chat);
+    expect(chat.chatId).toBe(id);
+    await service.sendPrompt(chat, 'go on');
+    const prompt = socket.sent.find(m => m.type === 'prompt');
+    expect(prompt).toMatchObject({ chat_id: id, notebook_path: 'sub/b.ipynb' });
+    service.dispose();
+  });
+
   it('fetches the history again when the socket drops mid-request', async () => {
     const service = makeService(fakeTracker(fakePanel('a.ipynb')));
     const chat = service.current!;
