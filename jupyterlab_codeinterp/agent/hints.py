@@ -18,6 +18,7 @@ namespace, history or execution count.
 
 from __future__ import annotations
 
+import ast
 import difflib
 import json
 import os
@@ -166,8 +167,16 @@ class FailedRun:
 
 def quoted(evalue: str) -> list[str]:
     """The quoted strings in an error message, e.g. the missing keys of a KeyError."""
+    text = strip_ansi(evalue).strip()
+    if len(text) > 2 and text[0] == text[-1] and text[0] in "'\"" and ("'" in text[1:-1] or '"' in text[1:-1]):
+        try:  # a KeyError's message is the repr of its argument: look inside
+            inner = ast.literal_eval(text)
+            if isinstance(inner, str):
+                text = inner
+        except (ValueError, SyntaxError):
+            pass
     out = []
-    for a, b in _QUOTED.findall(strip_ansi(evalue)):
+    for a, b in _QUOTED.findall(text):
         s = a or b
         if s and s not in ("object", "columns", "index") and s not in out:
             out.append(s)
