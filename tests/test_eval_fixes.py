@@ -13,11 +13,12 @@ from jupyterlab_codeinterp.llm.client import forget_endpoint_cache
 from scripted_model import run_code, text
 
 # a small model's habit: the proposal is only the line it changed
+# (a marker of the task in the request: the proposal)
 ONLY_THE_CHANGED_LINE = {
-    'sales["Price"]': 'sales["revenue"] = sales["Price (USD)"] * sales["qty"]',
-    "sale.groupby": 'by_region = sales.groupby("region")["revenue"].sum()',
-    'read_csv("sales.csv")': 'sales = pd.read_csv("sales_2024.csv")',
     "np.round": "import numpy as np",
+    "sale.groupby": 'by_region = sales.groupby("region")["revenue"].sum()',
+    "KeyError": 'sales["revenue"] = sales["Price (USD)"] * sales["qty"]',
+    "FileNotFoundError": 'sales = pd.read_csv("sales_2024.csv")',
 }
 
 
@@ -27,7 +28,7 @@ def responder(req: dict):
         return text("Fixed.")
     asked = json.dumps([m for m in msgs if m.get("role") == "user"])
     for marker, line in ONLY_THE_CHANGED_LINE.items():
-        if marker.replace('"', '\\"') in asked:
+        if marker in asked:
             return run_code(line)
     return text("I do not know.")
 

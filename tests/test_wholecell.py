@@ -88,3 +88,10 @@ def test_a_line_split_in_two_stays_in_place():
     assert got.code.splitlines() == ["import pandas as pd", "df = pd.read_csv('s.csv')",
                                      "out = df.groupby('region')['price'].sum()", "out = out.round(2)",
                                      "print(out)"]
+
+
+def test_a_shorter_rewrite_that_leaves_out_the_failing_line_is_not_spliced():
+    cell = ("import pandas as pd\nfrom scipy import stats\ndf = pd.read_csv('s.csv')\n"
+            "r = stats.pearsonr(df.a, df.b)\nprint(r)")
+    proposal = "import pandas as pd\ndf = pd.read_csv('s.csv')\nprint(df.a.corr(df.b))"
+    assert complete_cell(cell, proposal, error_line=2).status == "partial"

@@ -286,6 +286,12 @@ class _TurnRun:
             cell = next((c for c in cells or [] if c.get("id") == turn.cell_id), None)
             if cell is not None:
                 self.cells.fix_original, fix_target = self.repairs.start_fix(cell)
+                err = next((o for o in cell.get("outputs", []) if o.get("output_type") == "error"), None)
+                if err and self.repairs.failed is not None:
+                    hint = await self.cells.hint(err.get("ename", ""), err.get("evalue", ""),
+                                                 err.get("traceback", []), self.cells.fix_original)
+                    self.repairs.failed.hint = hint
+                    fix_target += f"\n\n{hint}" if hint else ""
         return text, fix_target
 
     async def _ask(self, conversation: list[dict[str, Any]]) -> Optional[ModelReply]:

@@ -131,6 +131,10 @@ def _splice(orig: list[str], prop: list[str], missing: list[int], new: list[int]
         prev_j = j
     if not replaced and not imports:
         return None
+    if err_idx in missing and err_idx not in replaced and len(imports) < len(new):
+        # the model changed lines but not the failing one, which it left out: its intent
+        # for that line is unknown (a rewrite, not an edit)
+        return None
     out: list[str] = []
     for i, line in enumerate(orig):
         out.extend(replaced.get(i, [line]))
