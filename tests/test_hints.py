@@ -53,6 +53,9 @@ async def test_key_error_lists_the_real_columns_closest_first(kernel):
     hint = await hint_for(tmp_path, executor,
                           'import pandas as pd\ndf = pd.read_csv("countries.csv")\nprint(df["GDP"].mean())')
     assert "df has columns" in hint
+    # pandas chains its own KeyError first: the failing line is still the cell's line 3
+    run = await fail(executor, 'import pandas as pd\ndf = pd.read_csv("countries.csv")\nprint(df["GDP"].mean())')
+    assert failing_line_number(run.traceback) == 3 and failing_line(run.traceback) == 'print(df["GDP"].mean())'
     cols = hint.split(":", 2)[-1]
     assert cols.index("'GDP (USD)'") < cols.index("'Country'")
 
@@ -113,6 +116,12 @@ def test_error_parsing_helpers():
           "      1 import pandas as pd", "\x1b[0;32m----> 3\x1b[0m df[\"GDP\"]", "File pandas/core/frame.py:1",
           "---> 4102 indexer = self.columns.get_loc(key)"]
     assert failing_line(tb) == 'df["GDP"]' and failing_line_number(tb) == 3
+    chained = ["KeyError  Traceback", "File pandas/core/indexes/base.py:3816, in get_loc",
+               "-> 3816 return self._engine.get_loc(casted_key)",
+               "The above exception was the direct cause of the following exception:",
+               "KeyError  Traceback", "Cell In[2], line 4", "      3 x = 1", "----> 4 df['GDP']",
+               "File pandas/core/frame.py:4102, in __getitem__", "-> 4102 indexer = self.columns.get_loc(key)"]
+    assert failing_line_number(chained) == 4 and failing_line(chained) == "df['GDP']"
 
 
 async def test_no_hint_without_a_kernel_or_for_other_errors(tmp_path):

@@ -183,14 +183,37 @@ def quoted(evalue: str) -> list[str]:
     return out
 
 
+_CHAINED = re.compile(r"^(The above exception was the direct cause|During handling of the above exception)")
+
+
 def _first_arrow(traceback: Any) -> Optional[re.Match]:
+    """The arrow of the cell's own frame where the error that was shown happened.
+
+    IPython prints chained exceptions oldest first (pandas' KeyError from its index engine,
+    then the one raised in the cell), and library frames ("File ...") next to the cell's
+    ("Cell In[3], line 4"): the last section's first cell frame is the user's line."""
     lines = traceback if isinstance(traceback, list) else str(traceback or "").splitlines()
     text = strip_ansi("\n".join(str(x) for x in lines))
-    for line in text.splitlines():
-        m = _ARROW.match(line.strip())
+    sections: list[list[tuple[bool, re.Match]]] = [[]]
+    in_cell = False
+    for raw in text.splitlines():
+        line = raw.strip()
+        if _CHAINED.match(line):
+            sections.append([])
+            continue
+        if line.startswith(("Cell In", "Input In")) or "<ipython-input-" in line:
+            in_cell = True
+        elif line.startswith("File "):
+            in_cell = False
+        m = _ARROW.match(line)
         if m:
-            return m
-    return None
+            sections[-1].append((in_cell, m))
+    for section in reversed(sections):
+        cell_arrows = [m for is_cell, m in section if is_cell]
+        if cell_arrows:
+            return cell_arrows[0]
+    every = [m for section in sections for _, m in section]
+    return every[0] if every else None
 
 
 def failing_line(traceback: Any) -> Optional[str]:

@@ -129,7 +129,8 @@ test.describe('Fix this error', () => {
     await newNotebook(page, 'fix-partial.ipynb');
     await page.notebook.setCell(0, 'code', CSV_SETUP);
     await page.notebook.runCell(0);
-    await page.notebook.addCell('code', FOUR_LINES);
+    // running cell 0 left an empty cell 1 below it
+    await page.notebook.setCell(1, 'code', FOUR_LINES);
     await page.notebook.runCell(1);
     await expect(page.locator('.jp-codeinterp-fix-button')).toBeVisible();
     await page.keyboard.press('Escape');
@@ -155,7 +156,7 @@ test.describe('Fix this error', () => {
       .poll(async () => outputText((await notebookCells(page))[1]), {
         timeout: 60000
       })
-      .toContain('4.5');
+      .toContain('N    9.0');
     const cells = await notebookCells(page);
     expect(source(cells[1])).toBe(
       FOUR_LINES.replace('df["Price"]', 'df["price"]')
