@@ -67,6 +67,12 @@ async def test_key_error_from_dropna_subset(kernel):
     assert "gdp has columns" in hint and "'GDP (USD)'" in hint
 
 
+async def test_key_error_on_a_frame_never_assigned_reads_the_csv_header(kernel):
+    tmp_path, executor = kernel
+    hint = await hint_for(tmp_path, executor, 'import pandas as pd\npd.read_csv("countries.csv")["GDP"]')
+    assert "countries.csv has columns" in hint and "'GDP (USD)'" in hint
+
+
 async def test_file_not_found_lists_the_files_near_the_notebook_closest_first(kernel):
     tmp_path, executor = kernel
     hint = await hint_for(tmp_path, executor, 'import pandas as pd\npd.read_csv("sales_2024.csv")')

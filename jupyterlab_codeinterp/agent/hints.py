@@ -284,6 +284,27 @@ def columns_hint(missing: list[str], frames: list[dict[str, Any]]) -> str:
     return "Hint: " + "; ".join(parts) + ". Use the exact column name."
 
 
+_READ_CSV = re.compile(r"read_csv\(\s*[rf]?['\"]([^'\"]+)['\"]")
+
+
+def csv_headers(code: str, workspace: str) -> list[dict[str, Any]]:
+    """The header row of the CSV files the code reads (when no DataFrame holds them yet,
+    as in ``pd.read_csv("x.csv")["GDP"]``)."""
+    import csv
+
+    frames = []
+    for name in dict.fromkeys(_READ_CSV.findall(code)):
+        path = os.path.join(workspace, name)
+        try:
+            with open(path, encoding="utf-8", errors="replace", newline="") as fh:
+                header = next(csv.reader([fh.readline()]), [])
+        except (OSError, csv.Error):
+            continue
+        if header:
+            frames.append({"name": name, "columns": header[:300], "ncols": len(header)})
+    return frames[:2]
+
+
 def files_hint(missing: str, workspace: str) -> str:
     names = nearby_files(workspace)
     if not names:
@@ -375,7 +396,8 @@ async def _hint(run: FailedRun, client: Any, workspace: str, timeout: float) -> 
         missing = quoted(evalue) or [evalue.strip()]
         facts = await kernel_facts(client, {"kind": "columns", "names": referenced_names(run.code, line)},
                                    timeout=timeout)
-        return columns_hint(missing, facts.get("frames") or [])
+        frames = facts.get("frames") or csv_headers(run.code, workspace)
+        return columns_hint(missing, frames)
     if ename == "FileNotFoundError":
         q = quoted(evalue)
         return files_hint(q[-1] if q else evalue, workspace)
