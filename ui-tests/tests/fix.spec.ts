@@ -28,7 +28,6 @@ async function failingCell(
   await page.keyboard.press('Escape');
 }
 
-
 // a four-line cell whose third line uses a wrong column; the model proposes that line only
 const CSV_SETUP =
   'open("sales.csv", "w").write("region,price\\nN,1.5\\nS,2.5\\nN,3.0\\n")';
