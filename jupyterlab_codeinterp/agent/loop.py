@@ -43,6 +43,7 @@ from .cells import CellRunner, Finished, Rejected, image_message
 from .grounding import Grounding, GroundingRule
 from .codeblocks import CODEBLOCK_INSTRUCTIONS, compact_system_prompt, extract_code, parse_textual_tool_calls
 from .repair import GaveUp, Repairs
+from .streamtext import BROKEN_CALL_NOTE, CallTextGuard, names_a_tool
 from .tools import RUN_CODE, TOOL_NAMES, TOOL_SPECS, parse_arguments, partial_code_argument
 
 log = logging.getLogger(__name__)
@@ -304,9 +305,14 @@ class _TurnRun:
     async def _ask(self, conversation: list[dict[str, Any]]) -> Optional[ModelReply]:
         turn = self.turn
 
+        async def emit(text: str) -> None:
+            await self.send(TextDeltaMsg(chat_id=turn.chat_id, turn=turn.turn, text=text))
+
+        self._guard = guard = CallTextGuard(emit)
+
         async def on_text(delta: str) -> None:
             with turn_timing.own("stream_callbacks"):
-                await self.send(TextDeltaMsg(chat_id=turn.chat_id, turn=turn.turn, text=delta))
+                await guard.feed(delta)
 
         preview = {"sent": 0}
 
@@ -356,6 +362,13 @@ class _TurnRun:
         calls = list(reply.tool_calls)
         if not calls:
             calls = parse_textual_tool_calls(reply.text, TOOL_NAMES)
+        # a call written as text is shown as the cell it runs, never as its JSON
+        broken = not calls and self._guard.held and names_a_tool(self._guard.text[len(self._guard.shown):], TOOL_NAMES)
+        await self._guard.finish(was_call=bool(calls and not reply.tool_calls) or broken)
+        if broken:
+            shown = self._guard.shown.strip()
+            await self._guard.emit(("\n\n" if shown else "") + BROKEN_CALL_NOTE)
+            return await self._final_answer(f"{shown}\n\n{BROKEN_CALL_NOTE}".strip(), conversation)
         if self.codeblocks and not calls:
             blocks = extract_code(reply.text)
             if blocks:
