@@ -160,6 +160,10 @@ async def run_headless(args: argparse.Namespace) -> int:
             print(f"error: {msg}{hint}", file=sys.stderr)
             return EXIT_MODEL if err else EXIT_KERNEL
         print(result.answer)
+        if result.grounding in ("not_computed", "unverified"):
+            why = ("no cell ran, the answer was not computed" if result.grounding == "not_computed"
+                   else "numbers in the answer are not in any output of this run")
+            print(f"grounding: {result.grounding} ({why})", file=sys.stderr)
         u = result.usage
         cost = f", ${u.cost:.4f}" if u.cost is not None else ""
         approx = "~" if u.estimated else ""

@@ -98,7 +98,12 @@ class CellRunner:
         self.repeats = 0
         self.outputs: list[str] = []
         """The text every cell run this turn printed, in order (what answers rest on)."""
+        self.codes: list[str] = []
+        """The code of those cells (numbers an answer takes from it, a year or a threshold,
+        are the model's own choice, not invented results)."""
         self.cells_run = 0
+        self.declined = 0
+        """Cells the user chose not to run."""
 
     def fallback_answer(self) -> str:
         if self.ran_code:
@@ -206,6 +211,7 @@ class CellRunner:
                 cell_id=replace or "", reason=reason or ("fix for your cell" if user_cell else "ask before running")))
             if reply.decision in ("skip", "reject"):
                 await self.send(step("skipped", summary="skipped by the user"))
+                self.declined += 1
                 if user_cell:
                     raise Rejected()
                 return ("The user chose not to run this code (it did not run). Do not retry it; "
@@ -257,6 +263,7 @@ class CellRunner:
         if outcome.status not in ("aborted", "skipped"):
             self.cells_run += 1
             self.outputs.append(output_text(outcome.outputs)[0][:MAX_OUTPUT_KEPT])
+            self.codes.append(code)
 
         if outcome.status == "aborted":
             raise GaveUp(f"I could not run code in the notebook: {outcome.evalue}")

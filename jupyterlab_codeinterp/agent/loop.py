@@ -40,8 +40,10 @@ from ..protocol import (
 )
 from . import prompts
 from .cells import CellRunner, Finished, Rejected, image_message
+from .grounding import Grounding, GroundingRule
 from .codeblocks import CODEBLOCK_INSTRUCTIONS, compact_system_prompt, extract_code, parse_textual_tool_calls
 from .repair import GaveUp, Repairs
+from .streamtext import BROKEN_CALL_NOTE, CallTextGuard, names_a_tool
 from .tools import RUN_CODE, TOOL_NAMES, TOOL_SPECS, parse_arguments, partial_code_argument
 
 log = logging.getLogger(__name__)
@@ -86,6 +88,10 @@ class TurnResult:
     messages: list[dict[str, Any]]
     """The conversation messages this turn adds (OpenAI chat format), for the next turns."""
     error: Optional[ProviderError] = None
+    grounding: Grounding = ""
+    """Whether the answer rests on this turn's cells (see :mod:`.grounding`)."""
+    cells_run: int = 0
+    """Generated cells that ran (ok or not) in this turn."""
 
 
 def price_of(config: CodeInterp, model: str, usage: TokenUsage) -> Optional[float]:
@@ -183,13 +189,16 @@ class _TurnRun:
     def codeblocks(self) -> bool:
         return getattr(self.agent.model, "protocol", "tools") == "codeblocks"
 
-    def _end(self, status: TurnStatus, answer: str, error: Optional[ProviderError] = None) -> TurnResult:
+    def _end(self, status: TurnStatus, answer: str, error: Optional[ProviderError] = None,
+             grounding: Grounding = "") -> TurnResult:
         return TurnResult(
             status=status,
             answer=answer,
             usage=to_usage(self.cfg, self.agent.model.model, self.usage),
             messages=self.new_messages,
             error=error,
+            grounding=grounding,
+            cells_run=self.cells.cells_run,
         )
 
     def stopped(self) -> TurnResult:
@@ -217,6 +226,10 @@ class _TurnRun:
         self.new_messages.append({"role": "user", "content": f"User request:\n{turn.prompt}", "turn_start": True})
         conversation = trim_history(list(self.history), max(2000, self.token_budget * 2))
         conversation.append(user_msg)
+        self.grounding = GroundingRule(prompt=turn.prompt, context_text=f"{context_text}\n{fix_target or ''}",
+                                       mode=turn.mode,
+                                       codeblocks=self.codeblocks)
+        self.verdict: Grounding = ""
 
         answer = ""
         try:
@@ -238,13 +251,14 @@ class _TurnRun:
             self.new_messages.append({"role": "assistant", "content": gave_up.account})
             return self._end("gave_up", gave_up.account)
         except Finished as finished:
-            self.new_messages.append({"role": "assistant", "content": finished.answer})
-            return self._end("done", finished.answer)
+            verdict = self.grounding.settle(finished.answer, outputs=self.cells.outputs, code=self.cells.codes)
+            self.new_messages.append({"role": "assistant", "content": verdict.answer})
+            return self._end("done", verdict.answer, grounding=verdict.grounding)
         except Rejected:
             answer = "You rejected the proposed fix; your cell is unchanged."
             self.new_messages.append({"role": "assistant", "content": answer})
             return self._end("done", answer)
-        return self._end("done", answer)
+        return self._end("done", answer, grounding=self.verdict)
 
     async def _gather(self) -> tuple[str, Optional[str]]:
         """Context for the model, and in fix mode the failing cell (also sets up the repair)."""
@@ -297,9 +311,14 @@ class _TurnRun:
     async def _ask(self, conversation: list[dict[str, Any]]) -> Optional[ModelReply]:
         turn = self.turn
 
+        async def emit(text: str) -> None:
+            await self.send(TextDeltaMsg(chat_id=turn.chat_id, turn=turn.turn, text=text))
+
+        self._guard = guard = CallTextGuard(emit)
+
         async def on_text(delta: str) -> None:
             with turn_timing.own("stream_callbacks"):
-                await self.send(TextDeltaMsg(chat_id=turn.chat_id, turn=turn.turn, text=delta))
+                await guard.feed(delta)
 
         preview = {"sent": 0}
 
@@ -349,6 +368,13 @@ class _TurnRun:
         calls = list(reply.tool_calls)
         if not calls:
             calls = parse_textual_tool_calls(reply.text, TOOL_NAMES)
+        # a call written as text is shown as the cell it runs, never as its JSON
+        broken = not calls and self._guard.held and names_a_tool(self._guard.text[len(self._guard.shown):], TOOL_NAMES)
+        await self._guard.finish(was_call=bool(calls and not reply.tool_calls) or broken)
+        if broken:
+            shown = self._guard.shown.strip()
+            await self._guard.emit(("\n\n" if shown else "") + BROKEN_CALL_NOTE)
+            return await self._final_answer(f"{shown}\n\n{BROKEN_CALL_NOTE}".strip(), conversation)
         if self.codeblocks and not calls:
             blocks = extract_code(reply.text)
             if blocks:
@@ -362,11 +388,7 @@ class _TurnRun:
             if blocks:
                 return await self._run_blocks(reply, blocks, conversation)
         if not calls:
-            answer = reply.text.strip() or self.cells.fallback_answer()
-            msg = {"role": "assistant", "content": answer}
-            conversation.append(msg)
-            self.new_messages.append(msg)
-            return True, answer
+            return await self._final_answer(reply.text.strip() or self.cells.fallback_answer(), conversation)
 
         if self.codeblocks or not reply.tool_calls:
             # A tool call printed as text (code-block models, and small models offered tools):
@@ -411,6 +433,28 @@ class _TurnRun:
                 break
         conversation.extend(extra_user)
         return False, ""
+
+    async def _final_answer(self, answer: str, conversation: list[dict[str, Any]]) -> tuple[bool, str]:
+        """The model's answer, under the grounding rule: it may be sent back to the model
+        (compute it, print its numbers), or passed on as it is, completed or withheld."""
+        verdict = self.grounding.review(answer, outputs=self.cells.outputs, cells_run=self.cells.cells_run,
+                                        declined=self.cells.declined, code=self.cells.codes)
+        turn = self.turn
+        if verdict.ask is not None:
+            # the model sees its answer and why it is not accepted; later turns see neither
+            conversation.append({"role": "assistant", "content": answer})
+            conversation.append({"role": "user", "content": verdict.ask})
+            await self.send(NoticeMsg(chat_id=turn.chat_id, turn=turn.turn, level="info",
+                                      text=verdict.notice))
+            return False, ""
+        if verdict.answer != answer and verdict.answer.startswith(answer):
+            # results a cell printed that the answer left out: shown after what was streamed
+            await self.send(TextDeltaMsg(chat_id=turn.chat_id, turn=turn.turn, text=verdict.answer[len(answer):]))
+        self.verdict = verdict.grounding
+        msg = {"role": "assistant", "content": verdict.answer}
+        conversation.append(msg)
+        self.new_messages.append(msg)
+        return True, verdict.answer
 
     def _code_of(self, call: ToolCall) -> str:
         args, _err = parse_arguments(call.arguments)
