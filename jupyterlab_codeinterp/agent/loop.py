@@ -146,8 +146,7 @@ class _TurnRun:
         conversation = trim_history(list(self.history), max(2000, self.token_budget * 2))
         conversation.append(user_msg)
         self.grounding = GroundingRule(prompt=turn.prompt, context_text=f"{context_text}\n{fix_target or ''}",
-                                       mode=turn.mode,
-                                       codeblocks=self.codeblocks)
+                                       mode=turn.mode, codeblocks=self.codeblocks, history=conversation)
         self.verdict: Grounding = ""
 
         answer = ""
