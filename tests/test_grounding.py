@@ -158,3 +158,16 @@ def test_the_withheld_answer_keeps_the_code_and_drops_the_numbers():
     answer = g.not_computed_answer("The mean is 2.33 (@mean[2.33]).\n```python\nprint(df.head(10))\n```")
     assert "2.33" not in answer and "@mean" not in answer
     assert "print(df.head(10))" in answer
+
+
+def test_an_earlier_turns_result_may_be_restated():
+    history = [{"role": "user", "content": "User request:\ntotal gdp?", "turn_start": True},
+               {"role": "assistant", "content": None, "tool_calls": []},
+               {"role": "tool", "tool_call_id": "a", "content": "status: ok\noutput:\n790.0"},
+               {"role": "assistant", "content": "The total GDP is 790.0."}]
+    rule = g.GroundingRule(prompt="and the rows?", context_text="", mode="chat", codeblocks=False,
+                           history=history)
+    verdict = rule.review("8 rows; the total was 790.0.", outputs=["8"], cells_run=1)
+    assert verdict.grounding == "computed"
+    fresh = g.GroundingRule(prompt="and the rows?", context_text="", mode="chat", codeblocks=False)
+    assert fresh.review("8 rows; the total was 790.0.", outputs=["8"], cells_run=1).ask is not None

@@ -230,6 +230,21 @@ def print_request(numbers: list[str], *, codeblocks: bool) -> str:
 
 # ------------------------------------------------------------------ the turn's rule
 
+def earlier_results(history: Iterable[dict]) -> list[str]:
+    """What cells of earlier turns printed, as the conversation holds it (an answer may
+    restate an earlier turn's result)."""
+    found = []
+    for m in history:
+        content = m.get("content")
+        if isinstance(content, list):
+            content = " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+        if not isinstance(content, str):
+            continue
+        if m.get("role") == "tool" or (m.get("role") == "user" and 'source="execution-result"' in content):
+            found.append(content)
+    return found
+
+
 @dataclass
 class Verdict:
     """What to do with a final answer: ``ask`` the model again with ``message``, or end the
@@ -249,9 +264,10 @@ NOTICE_PRINT = "Numbers in this answer are not in any output: asking the model t
 class GroundingRule:
     """The grounding rule for one turn (see the module doc)."""
 
-    def __init__(self, *, prompt: str, context_text: str, mode: str, codeblocks: bool) -> None:
+    def __init__(self, *, prompt: str, context_text: str, mode: str, codeblocks: bool,
+                 history: Iterable[dict] = ()) -> None:
         self.wants_data = mode != "fix" and asks_for_data(prompt, context_text)
-        self.sources = [prompt, context_text]
+        self.sources = [prompt, context_text, *earlier_results(history)]
         self.codeblocks = codeblocks
         self.nudges = 0
         self.asked_print = False

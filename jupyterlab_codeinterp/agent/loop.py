@@ -7,7 +7,8 @@ prompts and repair policy serve the browser and ``jupyter codeinterp run``.
 
 This module is the flow of a turn: gather context, ask the model, act on its reply, end.
 Running code (approval, the cell, tool dispatch) is in :mod:`.cells`; when to repair a
-failed cell and when to give up is in :mod:`.repair`.
+failed cell and when to give up is in :mod:`.repair`; whether the answer may be passed on
+is in :mod:`.grounding`; what a turn is, in :mod:`.turn`.
 """
 
 from __future__ import annotations
@@ -15,117 +16,35 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from dataclasses import dataclass
-from typing import Any, Optional, Protocol
+from typing import Any, Optional
 
 from pydantic import BaseModel
 
 from ..config import CodeInterp
 from ..context.gather import gather_context
-from ..context.tokens import estimate_messages_tokens
 from ..executors.base import ExecutorError, NotebookExecutor
 from ..instrumentation import turn_timing
 from ..llm.types import ModelReply, ProviderError, TokenUsage, ToolCall
-from ..protocol import (
-    ApprovalReplyMsg,
-    ApprovalRequestMsg,
-    CodeDeltaMsg,
-    ContextNoteMsg,
-    ErrorMsg,
-    NoticeMsg,
-    TextDeltaMsg,
-    TurnMode,
-    TurnStatus,
-    Usage,
-)
+from ..protocol import CodeDeltaMsg, ContextNoteMsg, ErrorMsg, NoticeMsg, TextDeltaMsg, TurnStatus
 from . import prompts
 from .cells import CellRunner, Finished, Rejected, image_message
-from .grounding import Grounding, GroundingRule
 from .codeblocks import CODEBLOCK_INSTRUCTIONS, compact_system_prompt, extract_code, parse_textual_tool_calls
+from .grounding import Grounding, GroundingRule
 from .repair import GaveUp, Repairs
 from .streamtext import BROKEN_CALL_NOTE, CallTextGuard, names_a_tool
 from .tools import RUN_CODE, TOOL_NAMES, TOOL_SPECS, parse_arguments, partial_code_argument
+from .turn import (  # noqa: F401  (Turn, TurnResult, price_of... are imported from here)
+    ModelLike,
+    Turn,
+    TurnResult,
+    TurnSink,
+    for_model,
+    price_of,
+    to_usage,
+    trim_history,
+)
 
 log = logging.getLogger(__name__)
-
-
-class TurnSink(Protocol):
-    """Where a turn reports to, and where it asks the user to approve code."""
-
-    async def send(self, msg: BaseModel) -> None: ...
-
-    async def ask_approval(self, request: ApprovalRequestMsg) -> ApprovalReplyMsg: ...
-
-
-class ModelLike(Protocol):
-    protocol: str
-    model: str
-
-    async def stream(self, messages: list[dict], *, tools: Optional[list[dict]], on_text: Any = None,
-                     on_retry: Any = None) -> ModelReply: ...
-
-
-@dataclass
-class Turn:
-    chat_id: str
-    turn: int
-    prompt: str
-    notebook_path: str
-    mode: TurnMode = "chat"
-    cell_id: Optional[str] = None
-    auto_run: Optional[bool] = None
-    max_repairs: Optional[int] = None
-    vision: Optional[bool] = None
-    context_token_budget: Optional[int] = None
-    """Per-turn user settings; None means the server's configuration."""
-
-
-@dataclass
-class TurnResult:
-    status: TurnStatus
-    answer: str
-    usage: Usage
-    messages: list[dict[str, Any]]
-    """The conversation messages this turn adds (OpenAI chat format), for the next turns."""
-    error: Optional[ProviderError] = None
-    grounding: Grounding = ""
-    """Whether the answer rests on this turn's cells (see :mod:`.grounding`)."""
-    cells_run: int = 0
-    """Generated cells that ran (ok or not) in this turn."""
-
-
-def price_of(config: CodeInterp, model: str, usage: TokenUsage) -> Optional[float]:
-    """USD for ``usage``: c.CodeInterp.prices, then the built-in table; None if unknown."""
-    from ..llm.prices import cost_of
-
-    return cost_of(model, usage, config.prices, builtin=config.builtin_prices)
-
-
-def to_usage(config: CodeInterp, model: str, usage: TokenUsage) -> Usage:
-    return Usage(
-        prompt_tokens=usage.prompt_tokens,
-        completion_tokens=usage.completion_tokens,
-        total_tokens=usage.total_tokens,
-        cost=price_of(config, model, usage),
-        estimated=usage.estimated,
-    )
-
-
-def trim_history(history: list[dict[str, Any]], max_tokens: int) -> list[dict[str, Any]]:
-    """Drop the oldest whole turns (a turn starts at a plain user message) to fit the budget."""
-    if estimate_messages_tokens(history) <= max_tokens:
-        return history
-    starts = [i for i, m in enumerate(history) if m.get("role") == "user" and m.get("turn_start")]
-    for start in starts[1:]:
-        rest = history[start:]
-        if estimate_messages_tokens(rest) <= max_tokens:
-            return rest
-    return history[starts[-1]:] if starts else history[-4:]
-
-
-def _for_model(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Strip our bookkeeping keys before sending messages to the endpoint."""
-    return [{k: v for k, v in m.items() if k != "turn_start"} for m in messages]
 
 
 class Agent:
@@ -227,8 +146,7 @@ class _TurnRun:
         conversation = trim_history(list(self.history), max(2000, self.token_budget * 2))
         conversation.append(user_msg)
         self.grounding = GroundingRule(prompt=turn.prompt, context_text=f"{context_text}\n{fix_target or ''}",
-                                       mode=turn.mode,
-                                       codeblocks=self.codeblocks)
+                                       mode=turn.mode, codeblocks=self.codeblocks, history=conversation)
         self.verdict: Grounding = ""
 
         answer = ""
@@ -342,7 +260,7 @@ class _TurnRun:
                 system = prompts.system_prompt(
                     mode=turn.mode, codeblocks=self.codeblocks, codeblock_instructions=CODEBLOCK_INSTRUCTIONS
                 )
-            messages = [{"role": "system", "content": system}] + _for_model(conversation)
+            messages = [{"role": "system", "content": system}] + for_model(conversation)
             turn_timing.mark("model_call")
             try:
                 with turn_timing.waiting("model"):
