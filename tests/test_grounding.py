@@ -152,6 +152,8 @@ def test_numbers_are_backed_by_outputs_as_printed_rounded_or_as_percentages():
     assert g.unbacked_numbers("Mean 2.33, change -53.8%, total 1,500, share 25.3%, 1.23 million", outputs) == []
     assert g.unbacked_numbers("Mean 2.34 and 1,234.56 rows; 3 steps", outputs) == ["2.34", "1,234.56"]
     assert g.unbacked_numbers("```python\nx = 12345\n```\nDone.", outputs) == []
+    # a CSV line: 100 and 200 (and 100200); a report: 1,234,567
+    assert g.unbacked_numbers("North 200, South 100, all 1,234,567", ["North,100,200\n1,234,567"]) == []
 
 
 def test_the_withheld_answer_keeps_the_code_and_drops_the_numbers():

@@ -77,8 +77,9 @@ _CLOSED_FORM = re.compile(r"@([A-Za-z_]\w*)\[([^\[\]\n]*)\]")
 _ANSWER_NUMBER = re.compile(
     r"(?<![\w.])(?P<num>[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?)"
     r"(?![\w.]\d)(?P<pct>\s?%)?(?:\s?(?P<scale>thousand|million|billion|k|m|bn)\b)?", re.I)
-# numbers as outputs print them (inside identifiers too: column "q3" does not count, "x=2.5" does)
-_SOURCE_NUMBER = re.compile(r"[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)?\.?\d+(?:[eE][-+]?\d+)?")
+# numbers as outputs print them, anywhere (the sign does not matter: values compare unsigned)
+_SOURCE_NUMBER = re.compile(r"(?:(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?")
+_PLAIN_NUMBER = re.compile(r"\d*\.?\d+(?:[eE][-+]?\d+)?")
 _SCALES = {"thousand": 1e3, "k": 1e3, "million": 1e6, "m": 1e6, "billion": 1e9, "bn": 1e9}
 
 
@@ -122,12 +123,15 @@ def stated_numbers(answer: str) -> list[StatedNumber]:
 
 
 def source_numbers(texts: Iterable[str]) -> list[float]:
+    """Every number in the texts, read with and without thousands separators ("100,200" in
+    a CSV line is 100 and 200, in a report 100200)."""
     values: set[float] = set()
     for text in texts:
-        for m in _SOURCE_NUMBER.finditer(text or ""):
-            v = _parse(m.group(0))
-            if v is not None and math.isfinite(v):
-                values.add(abs(v))
+        for pattern in (_SOURCE_NUMBER, _PLAIN_NUMBER):
+            for m in pattern.finditer(text or ""):
+                v = _parse(m.group(0))
+                if v is not None and math.isfinite(v):
+                    values.add(abs(v))
     return sorted(values)
 
 
