@@ -36,6 +36,7 @@ from ..context.tokens import estimate_messages_tokens, estimate_tokens
 from .presets import OPENAI_URL, get_preset
 from .assemble import _history_call_ids, _is_json, _take_chunk, _ToolCallAssembler
 from .errors import _Adapt, _redact_url, ErrorMapping
+from .messages import wire_messages
 from .sse import MalformedEvent, SSEDecoder
 from .types import ModelReply, ProviderError, TokenUsage
 
@@ -199,7 +200,8 @@ class ModelClient(ErrorMapping):
     def build_params(self, messages: list[dict], tools: Optional[list[dict]]) -> dict[str, Any]:
         """The request body (minus ``stream``) we would send: tools fields only when used."""
         q = self.quirks
-        params: dict[str, Any] = {"model": self.deployment or self.model, "messages": messages,
+        params: dict[str, Any] = {"model": self.deployment or self.model,
+                                  "messages": wire_messages(messages, codeblocks=not tools),
                                   "stream": True}
         if "no_stream_options" not in q:
             params["stream_options"] = {"include_usage": True}

@@ -44,6 +44,13 @@ _MODEL_MISSING = re.compile(
     r"|not a valid|no such|not loaded)|(unknown|invalid|no such) model|try pulling",
     re.I,
 )
+_REQUEST_INVALID = re.compile(
+    r"validation errors? for|input should be|field required|extra inputs are not permitted"
+    r"|[\"']loc[\"']\s*:|invalid_request_error", re.I)
+"""A body saying the request itself is malformed (pydantic/FastAPI servers answer so, some
+with a 500): the same request would fail again, so it is not retried."""
+_PYDANTIC_URL = re.compile(r"\s*For further information visit \S+", re.I)
+_SHOWN_CHARS = 300
 _CONNECT_TIMEOUT = re.compile(r"connect(ion)?timeout|connection timeout to host")
 _SECRET_PATTERNS = [
     re.compile(r"\b((?:sk|rk|pk)-)[A-Za-z0-9_\-]{6,}"),
@@ -186,6 +193,11 @@ class ErrorMapping:
                 hint=("Switching to the code-block protocol." if switching else
                       "Set c.CodeInterp.protocol = 'codeblocks' (or 'auto')."), status=status)
 
+        if status >= 500 and _REQUEST_INVALID.search(detail):
+            if "stream_options" in params and "stream_options" in low:
+                return _Adapt("no_stream_options")
+            return self._invalid_request(status, detail)
+
         if status in (400, 422):
             if "stream_options" in params and "stream_options" in low:
                 return _Adapt("no_stream_options")
@@ -203,6 +215,8 @@ class ErrorMapping:
                     "c.CodeInterp.context_token_budget.", status=status)
             if code == "model_not_found" or (("model" in param) or _MODEL_MISSING.search(detail)):
                 return await self._model_not_found(status, said, probe_models)
+            if _REQUEST_INVALID.search(detail):
+                return self._invalid_request(status, detail)
             return self._error("bad_request", f"{self._where} rejected the request "
                                f"({status}){said}.", status=status)
 
@@ -254,6 +268,17 @@ class ErrorMapping:
                 retryable=True, status=status, retry_after=self._retry_after(e.response.headers))
         return self._error("bad_request", f"{self._where} rejected the request ({status}){said}.",
                            status=status)
+
+    def _invalid_request(self, status: int, detail: str) -> ProviderError:
+        """The server found the request malformed: say what it objected to, briefly."""
+        shown = " ".join(_PYDANTIC_URL.sub("", detail).split())
+        if len(shown) > _SHOWN_CHARS:
+            shown = shown[:_SHOWN_CHARS - 1] + "…"
+        return self._error(
+            "bad_request", f"{self._where} rejected the request as invalid ({status}): "
+            f"{shown or 'no details'}.",
+            hint="Not retried: the same request would be rejected again. Please report this "
+            "message with the server's name and version.", status=status)
 
     async def _model_not_found(self, status: int, said: str, probe: bool) -> ProviderError:
         models: list[str] = []
