@@ -41,6 +41,7 @@ from ..protocol import (
     Usage,
 )
 from . import prompts
+from .window import stable_window
 from .codeblocks import CODEBLOCK_INSTRUCTIONS, compact_system_prompt, extract_code, parse_textual_tool_calls
 from ..context.kernel_probe import eval_expression
 from .results import error_signature, images_of, strip_ansi, summarize_outcome
@@ -283,11 +284,11 @@ class _TurnRun:
         context_text, fix_target = await self._gather()
         if turn.mode == "fix" and turn.cell_id and self.failed is None:
             return self._end("failed", "The cell to fix was not found in the notebook.")
-        user_msg = {"role": "user", "content": prompts.user_message(turn.prompt, context_text, fix_target),
+        user_msg = {"role": "user", "content": prompts.user_message(turn.prompt, context_text, fix_target, self.history),
                     "turn_start": True}
-        # what later turns see of this one: the request without the (stale) context
-        self.new_messages.append({"role": "user", "content": f"User request:\n{turn.prompt}", "turn_start": True})
-        conversation = trim_history(list(self.history), max(2000, self.token_budget * 2))
+        # later turns see this request as it was sent: their prompts start with this one's
+        self.new_messages.append(dict(user_msg))
+        conversation = stable_window(list(self.history), max(2000, self.token_budget * 2))
         conversation.append(user_msg)
 
         answer = ""
