@@ -166,6 +166,17 @@ async def test_fastapi_422_and_long_bodies_are_bounded(scripted_model, model_cli
     assert len(err.message) < 450
 
 
+async def test_a_rejected_optional_field_is_dropped_not_reported(scripted_model, model_client):
+    status, body = _strict_schema_rejection({"model": "m", "messages": [], "stream_options": 1,
+                                            "bogus": 1})
+    body["error"]["message"] = body["error"]["message"].replace("bogus", "stream_options")
+    scripted_model.set_script(error(status, "", body=body), text("ok"))
+    reply = await model_client.stream([{"role": "user", "content": "hi"}])
+    assert reply.text == "ok"
+    assert "stream_options" in scripted_model.requests[0]
+    assert "stream_options" not in scripted_model.requests[1]
+
+
 async def test_a_plain_500_is_still_retried(scripted_model, model_client):
     scripted_model.set_script(error(500, "upstream overloaded"), text("ok"))
     reply = await model_client.stream([{"role": "user", "content": "hi"}])
