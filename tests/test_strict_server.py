@@ -101,6 +101,11 @@ def test_unanswered_calls_and_orphan_results_are_paired():
     assert roles(out) == ["user", "assistant", "tool", "tool", "assistant", "user"]
     assert out[3] == {"role": "tool", "tool_call_id": "b", "content": NO_RESULT}
     assert out[5] == {"role": "user", "content": "Result:\nstray"}
+    # a stray result among the answers goes after them
+    history.insert(3, {"role": "tool", "tool_call_id": "x", "content": "odd"})
+    out = wire_messages(history, codeblocks=False)
+    assert roles(out)[:5] == ["user", "assistant", "tool", "tool", "user"]
+    assert out[4] == {"role": "user", "content": "Result:\nodd"}
 
 
 def test_wire_form_is_deterministic_and_stable():
@@ -175,6 +180,15 @@ async def test_a_rejected_optional_field_is_dropped_not_reported(scripted_model,
     assert reply.text == "ok"
     assert "stream_options" in scripted_model.requests[0]
     assert "stream_options" not in scripted_model.requests[1]
+
+
+async def test_a_500_typed_invalid_request_is_not_retried(scripted_model, model_client):
+    scripted_model.set_script(error(500, "messages[1].content must be a string",
+                                    type="invalid_request_error"), text("never reached"))
+    with pytest.raises(ProviderError) as info:
+        await model_client.stream([{"role": "user", "content": "hi"}])
+    assert info.value.kind == "bad_request" and len(scripted_model.requests) == 1
+    assert "messages[1].content must be a string" in info.value.message
 
 
 async def test_a_plain_500_is_still_retried(scripted_model, model_client):

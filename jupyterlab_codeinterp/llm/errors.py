@@ -193,7 +193,10 @@ class ErrorMapping:
                 hint=("Switching to the code-block protocol." if switching else
                       "Set c.CodeInterp.protocol = 'codeblocks' (or 'auto')."), status=status)
 
-        if status >= 500 and _REQUEST_INVALID.search(detail):
+        inner = body.get("error", body) if isinstance(body, dict) else None  # the SDK unwraps it
+        error_type = inner.get("type") if isinstance(inner, dict) else None
+        if status >= 500 and (_REQUEST_INVALID.search(detail)
+                              or error_type == "invalid_request_error"):
             if "stream_options" in params and "stream_options" in low:
                 return _Adapt("no_stream_options")
             return self._invalid_request(status, detail)

@@ -26,11 +26,12 @@ from __future__ import annotations
 import json
 from typing import Any, Optional
 
+# ``name`` is left out too: OpenAI takes it, llama-cpp-python's server rejects it
 _FIELDS = {
-    "system": ("role", "content", "name"),
-    "developer": ("role", "content", "name"),
-    "user": ("role", "content", "name"),
-    "assistant": ("role", "content", "name", "tool_calls"),
+    "system": ("role", "content"),
+    "developer": ("role", "content"),
+    "user": ("role", "content"),
+    "assistant": ("role", "content", "tool_calls"),
     "tool": ("role", "content", "tool_call_id"),
 }
 
@@ -41,6 +42,7 @@ def wire_messages(messages: list[dict[str, Any]], *, codeblocks: bool) -> list[d
     """``messages`` ready to send; ``codeblocks``: the request carries no tools."""
     out: list[dict[str, Any]] = []
     pending: list[str] = []  # ids of the last assistant's calls not answered yet
+    stray: list[dict[str, Any]] = []  # results without their call, after the others
     known: set[str] = set()
     for m in messages:
         if not isinstance(m, dict):
@@ -52,9 +54,9 @@ def wire_messages(messages: list[dict[str, Any]], *, codeblocks: bool) -> list[d
                 pending.remove(cid)
                 out.append(_clean(m, "tool"))
             else:  # a result without its call (or answered twice): keep what it says
-                out.append({"role": "user", "content": _result_text(m.get("content"), None)})
+                stray.append({"role": "user", "content": _result_text(m.get("content"), None)})
             continue
-        _close(out, pending)
+        _close(out, pending, stray)
         if role not in _FIELDS:
             continue
         msg = _clean(m, role)
@@ -71,14 +73,12 @@ def wire_messages(messages: list[dict[str, Any]], *, codeblocks: bool) -> list[d
             else:
                 del msg["tool_calls"]
         out.append(msg)
-    _close(out, pending)
+    _close(out, pending, stray)
     return _as_codeblocks(out) if codeblocks else out
 
 
 def _clean(m: dict[str, Any], role: str) -> dict[str, Any]:
     msg = {k: m[k] for k in _FIELDS[role] if k in m and m[k] is not None}
-    if not isinstance(msg.get("name"), str) or not msg.get("name"):
-        msg.pop("name", None)
     content = msg.get("content")
     if not isinstance(content, (str, list)):
         msg["content"] = "" if content is None else str(content)
@@ -101,11 +101,14 @@ def _clean_call(c: Any, known: set[str]) -> Optional[dict[str, Any]]:
     return {"id": cid, "type": "function", "function": {"name": name, "arguments": args or "{}"}}
 
 
-def _close(out: list[dict[str, Any]], pending: list[str]) -> None:
-    """Answer the calls still pending (a stopped turn, a history cut short)."""
+def _close(out: list[dict[str, Any]], pending: list[str], stray: list[dict[str, Any]]) -> None:
+    """Answer the calls still pending (a stopped turn, a history cut short), then add the
+    stray results, so nothing comes between a call and its answer."""
     for cid in pending:
         out.append({"role": "tool", "tool_call_id": cid, "content": NO_RESULT})
     pending.clear()
+    out.extend(stray)
+    stray.clear()
 
 
 def _text_of(content: Any) -> str:
