@@ -56,7 +56,9 @@ def start_kernel_gateway(tmp: str, *, port: Optional[int] = None, token: str = G
     env.update({"JUPYTER_RUNTIME_DIR": os.path.join(tmp, "gateway-runtime"), "JUPYTER_PLATFORM_DIRS": "1"})
     args = [sys.executable, "-m", "kernel_gateway", "--KernelGatewayApp.ip=127.0.0.1",
             f"--KernelGatewayApp.port={port}", f"--KernelGatewayApp.auth_token={token}",
-            "--KernelGatewayApp.port_retries=0"]
+            "--KernelGatewayApp.port_retries=0",
+            # the server lists the gateway's kernels (JupyterLab polls api/kernels)
+            "--JupyterWebsocketPersonality.list_kernels=True"]
     log_file = open(log_path, "w")
     proc = subprocess.Popen(args, stdout=log_file, stderr=subprocess.STDOUT, env=env, cwd=cwd)
     deadline = time.monotonic() + 60
