@@ -87,15 +87,16 @@ def stop_kernel_gateway(gateway: KernelGateway) -> None:
 class KernelSocket:
     """The server's websocket to one kernel (what JupyterLab opens), for the user's own activity."""
 
-    def __init__(self, ws: tornado.websocket.WebSocketClientConnection) -> None:
+    def __init__(self, ws: tornado.websocket.WebSocketClientConnection, session: str) -> None:
         self.ws = ws
-        self.session = uuid.uuid4().hex
+        self.session = session
 
     @classmethod
     async def open(cls, server: JupyterServer, kernel_id: str) -> "KernelSocket":
-        url = server.url.replace("http://", "ws://") + f"api/kernels/{kernel_id}/channels"
+        session = uuid.uuid4().hex
+        url = server.url.replace("http://", "ws://") + f"api/kernels/{kernel_id}/channels?session_id={session}"
         req = tornado.httpclient.HTTPRequest(url, headers={"Authorization": f"token {server.token}"})
-        return cls(await tornado.websocket.websocket_connect(req))
+        return cls(await tornado.websocket.websocket_connect(req), session)
 
     def send(self, msg_type: str, content: dict[str, Any], channel: str = "shell") -> str:
         msg_id = uuid.uuid4().hex
