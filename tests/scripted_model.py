@@ -307,6 +307,18 @@ def solutions_responder(solutions: dict[str, str]) -> Responder:
     return respond
 
 
+def suite_solutions(suite: str) -> dict[str, str]:
+    """Request text → reference solution for every task of a native suite that has one."""
+    import tempfile
+
+    from jupyterlab_codeinterp.evaluation.builtin.generate import generate_builtin_suite
+    from jupyterlab_codeinterp.evaluation.tasks import load_native_suite
+
+    if suite == "builtin":
+        suite = generate_builtin_suite(tempfile.mkdtemp(prefix="codeinterp-suite-"), verify=False)
+    return {t.prompt: t.solution for t in load_native_suite(suite) if t.solution}
+
+
 SCENARIOS: dict[str, Responder] = {
     "echo": scenario_echo,
     "run_code": scenario_run_code,
@@ -885,10 +897,15 @@ def main(argv: Optional[list[str]] = None) -> None:
     p.add_argument("--scenario", choices=sorted(SCENARIOS), default=None,
                    help="answer every request with this rule-based scenario")
     p.add_argument("--quirks", default="{}", help="JSON object of quirks")
+    p.add_argument("--solutions", metavar="SUITE", default=None,
+                   help="answer each task of a native suite folder (or 'builtin') with its reference "
+                        "solution, then with what the cell printed: the eval harness's plumbing check")
     a = p.parse_args(argv)
     server = ScriptedModelServer(a.port, a.host)
     server.default_quirks = json.loads(a.quirks)
     server.default_responder = SCENARIOS[a.scenario] if a.scenario else None
+    if a.solutions:
+        server.default_responder = solutions_responder(suite_solutions(a.solutions))
     server.reset()
     server.start()
     print(f"scripted model listening at {server.base_url}", flush=True)
