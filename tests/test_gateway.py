@@ -221,3 +221,46 @@ async def test_a_refused_token_is_a_note_not_an_error(gateway):
         assert (await eval_expression(client, "1", timeout=5)).startswith("the remote kernel is unreachable")
     finally:
         client.stop_channels()
+
+
+async def test_pool_replaces_a_gateway_client_whose_socket_closed(gateway):
+    """The server's pool makes gateway kernels' probe clients, and a new one once the socket is gone."""
+    from jupyter_server.gateway.gateway_client import GatewayClient
+    from jupyter_server.gateway.managers import GatewayKernelManager
+
+    from jupyterlab_codeinterp.context.kernel_probe import KernelClientPool
+
+    kernel_id = await _gateway_kernel(gateway)
+    previous = GatewayClient._instance if GatewayClient.initialized() else None
+    GatewayClient.clear_instance()
+    GatewayClient.instance(url=gateway.url, auth_token=gateway.token)
+    try:
+        km = GatewayKernelManager()
+        km.kernel_id, km.kernel = kernel_id, {"id": kernel_id}
+
+        class Kernels(dict):
+            def get_kernel(self, kid):
+                return self[kid]
+
+        pool = KernelClientPool(Kernels({kernel_id: km}))
+        first = await pool.get(kernel_id)
+        assert isinstance(first, GatewayProbeClient)
+        assert (await pool.probe(kernel_id, timeout=30, max_bytes=16000)).ok
+        assert await pool.get(kernel_id) is first
+        first._ws.close()  # the gateway went away under it
+        await asyncio.wait_for(_until(lambda: first.connection_lost), 30)
+        second = await pool.get(kernel_id)
+        assert second is not first
+        result = await pool.probe(kernel_id, timeout=30, max_bytes=16000)
+        assert result.ok, result.note
+        await pool.close_all()
+        assert second.connection_lost
+    finally:
+        GatewayClient.clear_instance()
+        if previous is not None:
+            GatewayClient._instance = previous
+
+
+async def _until(condition) -> None:
+    while not condition():
+        await asyncio.sleep(0.02)
