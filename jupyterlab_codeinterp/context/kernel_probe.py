@@ -233,8 +233,9 @@ async def probe_kernel(client: Any, *, timeout: float, max_bytes: int) -> ProbeR
             try:
                 lang = await _kernel_language(client, deadline)
             except Exception as e:  # closed sockets, stopped channels...
-                note = e.note if isinstance(e, GatewayUnreachable) else f"kernel unreachable ({type(e).__name__}); no variables"
-                return done(ProbeResult(ok=False, note=note))
+                if isinstance(e, GatewayUnreachable):
+                    return done(ProbeResult(ok=False, note=e.note))
+                return done(ProbeResult(ok=False, note=f"kernel unreachable ({type(e).__name__}); no variables"))
             if lang is None:
                 return done(ProbeResult(ok=False, busy=True, note=late("kernel not responding; no variables")))
             st.language = lang

@@ -159,16 +159,17 @@ class GatewayProbeClient:
             raise
         except Exception as exc:
             code = getattr(exc, "code", None)
-            self._lost(f"HTTP {code}" if isinstance(code, int) and code >= 400 else f"{type(exc).__name__}: {exc}"[:200])
+            refused = isinstance(code, int) and code >= 400
+            self._lost(f"HTTP {code}" if refused else f"{type(exc).__name__}: {exc}"[:200])
             return
         if self._stopped:
             ws.close()
             return
         self._ws = ws
         outbox, self._outbox = self._outbox, []
+        for data in outbox:  # in order, before anything sent from now on
+            self._write(data)
         try:
-            for data in outbox:
-                await ws.write_message(data)
             while True:
                 raw = await ws.read_message()
                 if raw is None:
@@ -213,10 +214,19 @@ class GatewayProbeClient:
         if self._ws is None:
             self._outbox = (self._outbox + [data])[-_MAX_OUTBOX:]
             return
+        self._write(data)
+
+    def _write(self, data: str) -> None:
+        """Queue one frame (tornado buffers it at once, in call order); a closed socket is lost."""
+        ws = self._ws
+        if ws is None:
+            return
         try:
-            self._ws.write_message(data)
+            sent = ws.write_message(data)
         except Exception as exc:  # WebSocketClosedError: the reader reports it too
             self._lost(f"{type(exc).__name__}: {exc}"[:200])
+            return
+        sent.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved: no "never retrieved" log
 
     # -------------------------------------------------------------- KernelClient surface
 
