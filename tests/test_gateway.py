@@ -17,7 +17,7 @@ import tornado.httpclient
 
 from gateway_fixtures import GatewayTab, KernelSocket, start_kernel_gateway, stdout_of, stop_kernel_gateway
 from jupyterlab_codeinterp.context.kernel_probe import eval_expression, probe_kernel, render_probe
-from jupyterlab_codeinterp.context.remote_kernel import GatewayProbeClient
+from jupyterlab_codeinterp.context.remote_kernel import REMOTE_LATE_TEXT, GatewayProbeClient
 from scripted_model import call, run_code, text, tool_calls
 from server_fixtures import qs, start_jupyter_server, stop_jupyter_server
 
@@ -204,6 +204,13 @@ async def test_probe_client_against_the_gateway(gateway):
         assert result.language == "python"
         assert "(the namespace has no user variables)" in render_probe(result)
         assert await eval_expression(client, names, timeout=10) == before
+        # a kernel that cannot answer in time is named as remote, for the probe and the tools
+        client.execute("__import__('time').sleep(3)", silent=True, store_history=False)
+        assert await eval_expression(client, "1", timeout=0.5) == REMOTE_LATE_TEXT
+        late = await probe_kernel(client, timeout=0.5, max_bytes=16000)
+        assert not late.ok and late.note.startswith("the remote kernel (through the gateway) did not answer within 0.5 s")
+        # the late ones ran afterwards and left nothing behind
+        assert await eval_expression(client, names, timeout=30) == before
     finally:
         client.stop_channels()
     # once closed it says so instead of raising

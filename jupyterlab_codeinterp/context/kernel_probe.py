@@ -37,7 +37,8 @@ from pathlib import Path
 from queue import Empty
 from typing import Any
 
-from .remote_kernel import GatewayProbeClient, GatewayUnreachable, is_gateway_kernel, new_gateway_probe_client
+from .remote_kernel import (REMOTE_LATE_TEXT, GatewayProbeClient, GatewayUnreachable, is_gateway_kernel,
+                            new_gateway_probe_client)
 
 _KERNEL_SIDE = (Path(__file__).with_name("_probe_kernel_side.py")).read_text(encoding="utf-8")
 _EXPR_KEY = "codeinterp_probe"
@@ -519,10 +520,8 @@ async def eval_expression(client: Any, expression: str, *, timeout: float) -> st
     gives a sentence saying so instead of an exception.
     """
     deadline = time.monotonic() + max(float(timeout), 0.0)
-    busy = "the kernel is busy (no answer in time); try again when it is idle"
-    if isinstance(client, GatewayProbeClient):
-        busy = ("the remote kernel (through the gateway) did not answer in time: it is busy or "
-                "the gateway is slow; try again later")
+    busy = REMOTE_LATE_TEXT if isinstance(client, GatewayProbeClient) else \
+        "the kernel is busy (no answer in time); try again when it is idle"
     st = _state(client)
     try:
         await asyncio.wait_for(st.lock.acquire(), timeout=max(deadline - time.monotonic(), 0.001))

@@ -34,6 +34,9 @@ _MAX_QUEUED = 64
 #: messages kept while the websocket is still being opened
 _MAX_OUTBOX = 16
 _CLOSED = object()
+#: what a read-only tool gets when the remote kernel does not answer in time
+REMOTE_LATE_TEXT = ("the remote kernel (through the gateway) did not answer in time: it is busy or "
+                    "the gateway is slow; try again later")
 
 
 class GatewayUnreachable(ConnectionError):
