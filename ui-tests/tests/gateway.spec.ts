@@ -8,7 +8,6 @@ import { expect, test } from '@jupyterlab/galata';
 
 import {
   modelRequests,
-  newNotebook,
   notebookCells,
   openChat,
   outputText,
@@ -33,14 +32,28 @@ test.describe('remote kernels (Kernel Gateway)', () => {
     page,
     request
   }, testInfo) => {
-    await newNotebook(page, 'remote.ipynb');
+    // Not renamed (newNotebook renames): a rename while the gateway is still starting the
+    // kernel can leave the server's session at the old path, and the context is looked up
+    // by the notebook's path.
+    await page.notebook.createNew();
+    await page.waitForFunction(
+      () => {
+        const panel = (window as any).jupyterapp.shell.currentWidget;
+        return panel?.sessionContext?.session?.kernel?.status === 'idle';
+      },
+      undefined,
+      { timeout: 60000 }
+    );
     await page.notebook.setCell(0, 'code', SALES);
     await page.notebook.runCell(0);
 
     // the notebook's kernel is one of the gateway's
-    const kernelId = await page.evaluate(() => {
+    const { kernelId, path } = await page.evaluate(() => {
       const panel = window.jupyterapp.shell.currentWidget as any;
-      return panel.sessionContext.session.kernel.id as string;
+      return {
+        kernelId: panel.sessionContext.session.kernel.id as string,
+        path: panel.context.path as string
+      };
     });
     const listed = await request.get(`${GATEWAY}/api/kernels`, {
       headers: {
@@ -49,6 +62,12 @@ test.describe('remote kernels (Kernel Gateway)', () => {
     });
     expect(listed.ok()).toBeTruthy();
     expect((await listed.json()).map((k: any) => k.id)).toContain(kernelId);
+
+    // the server maps the notebook to that kernel (what the probe looks up)
+    const sessions = await (await request.get('/api/sessions')).json();
+    expect(
+      sessions.filter((s: any) => s.path === path).map((s: any) => s.kernel.id)
+    ).toEqual([kernelId]);
 
     // "What the model sees" lists the remote kernel's DataFrame
     const chat = await openChat(page);
