@@ -144,11 +144,13 @@ async def test_repair_end_to_end(workspace, scripted_model, scripted_config):
 async def test_repeated_error_stops_early_with_an_account(workspace, scripted_model, scripted_config):
     tmp_path, executor = workspace
     bad = 'import pandas as pd\npd.read_csv("gdp.csv")["GDP"]'
-    scripted_model.set_script(run_code(bad), run_code(bad + "  # again"), text("unused"))
+    scripted_model.set_script(run_code(bad), run_code(bad + "  # again"), run_code(bad + "  # third"),
+                              text("unused"))
     result, sink = await run_agent_turn(scripted_config, executor, tmp_path, "c2", "x")
     assert result.status == "gave_up"
     assert "same error" in result.answer and "KeyError" in result.answer
-    assert len(scripted_model.requests) == 2  # it did not ask the model for a third attempt
+    # one more attempt after the repeated error (told to take another approach), then the account
+    assert len(scripted_model.requests) == 3
     assert len(executor.nb.cells) == 1
 
 
