@@ -227,6 +227,41 @@ def test_cli_run_multistep_with_repair_and_rerun(tmp_path, scripted_model):
     assert not [o for c in fresh.cells for o in c.get("outputs", []) if o["output_type"] == "error"]
 
 
+def test_cli_kernel_start_is_quiet_but_real_errors_show(tmp_path, scripted_model):
+    """No "running over TCP without encryption" warning (the kernel talks over Unix sockets),
+    while a failing cell and whatever the kernel process itself writes to stderr still show."""
+    nb_path = tmp_path / "quiet.ipynb"
+    scripted_model.set_script(
+        run_code("import os\nos.write(2, b'kernel process stderr still shows\\n')\nprint(undefined_name)"),
+        run_code("print('fixed')"), text("done"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "jupyterlab_codeinterp.cli", "run", str(nb_path), "-m", "go",
+         "--base-url", scripted_model.base_url, "--api-key", "sk-test", "--model", "scripted-model",
+         "--timeout", "120"],
+        capture_output=True, text=True, env=env, timeout=180, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "without encryption" not in proc.stderr and "WARNING" not in proc.stderr, proc.stderr
+    assert "error: NameError: name 'undefined_name' is not defined" in proc.stderr, proc.stderr
+    assert "kernel process stderr still shows" in proc.stderr
+    assert "attempt 2 of 4" in proc.stderr
+
+
+@pytest.mark.skipif(os.name == "nt", reason="no Unix sockets")
+async def test_headless_kernel_uses_private_unix_sockets(tmp_path):
+    executor = HeadlessExecutor(str(tmp_path / "ipc.ipynb"))
+    await executor.start()
+    try:
+        folder = executor._ipc_dir
+        assert executor.km.transport == "ipc" and folder is not None
+        assert os.stat(folder).st_mode & 0o777 == 0o700
+        assert (await executor.run_cell("x = 6 * 7", metadata={})).status == "ok"
+    finally:
+        await executor.close()
+    assert not os.path.exists(folder)  # removed with the kernel
+
+
 def test_cli_reports_model_errors_and_keeps_notebook(tmp_path, scripted_model):
     from scripted_model import error
 
