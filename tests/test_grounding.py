@@ -133,6 +133,17 @@ async def test_declined_code_is_not_pressed_again(workspace, scripted_model, scr
     assert result.grounding == "not_computed" and "800" not in result.answer
 
 
+
+async def test_declined_code_and_an_answer_without_numbers_pass(workspace, scripted_model, scripted_config):
+    from test_agent_headless import CollectingSink
+
+    tmp_path, executor = workspace
+    scripted_model.set_script(run_code("import shutil\nshutil.rmtree('data')"), text("I did not delete anything."))
+    result, _ = await run_agent_turn(scripted_config, executor, tmp_path, "g9", "clean up the data folder",
+                                     sink=CollectingSink(decision="skip"))
+    assert (result.answer, result.grounding) == ("I did not delete anything.", "")
+
+
 # ------------------------------------------------------------------ through the server
 
 @pytest.mark.parametrize("mode", ["chat", "generate"])
