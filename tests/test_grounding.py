@@ -229,3 +229,22 @@ def test_an_earlier_turns_result_may_be_restated():
     assert verdict.grounding == "computed"
     fresh = g.GroundingRule(prompt="and the rows?", context_text="", mode="chat", codeblocks=False)
     assert fresh.review("8 rows; the total was 790.0.", outputs=["8"], cells_run=1).ask is not None
+
+
+def test_the_command_line_says_when_an_answer_was_not_computed(tmp_path, scripted_model):
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "gdp.csv").write_text(GDP_CSV)
+    scripted_model.set_script(*[text("The total GDP is 1234.56.")] * 3)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "jupyterlab_codeinterp.cli", "run", str(tmp_path / "n.ipynb"), "-m",
+         "What is the total gdp in gdp.csv?", "--base-url", scripted_model.base_url, "--api-key", "sk-test",
+         "--model", "scripted-model", "--timeout", "120"],
+        capture_output=True, text=True, env=env, timeout=180, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "1234" not in proc.stdout and "not compute" in proc.stdout
+    assert "grounding: not_computed" in proc.stderr
