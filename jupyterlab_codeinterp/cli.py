@@ -223,7 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "the same agent as 'run', score the answers and write results.jsonl, summary.md and "
                         "accuracy.png into --out.")
     ev.add_argument("--suite", default="builtin",
-                    help="'builtin' (generated messy-data tasks), a DABench data folder "
+                    help="'builtin' (generated messy-data tasks), 'fixes' (Fix this error on broken "
+                    "multi-line cells), a DABench data folder "
                     "(da-dev-questions.jsonl...), or a folder of task folders (task.toml) (default: builtin)")
     provider_flags(ev)
     ev.add_argument("--max-repairs", type=int, help="automatic repairs per failing cell (default 3)")

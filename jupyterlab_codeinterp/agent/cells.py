@@ -24,7 +24,8 @@ from ..instrumentation import turn_timing
 from ..llm.types import ToolCall
 from ..protocol import ApprovalRequestMsg, CellOutcome, StepMsg
 from . import prompts
-from .repair import GaveUp, Repairs
+from .hints import FailedRun, repair_hint
+from .repair import REPEATED_NOTE, GaveUp, Repairs
 from .results import images_of, output_text, summarize_outcome
 from .safety import destructive_reason
 from .tools import INSPECT_VARIABLE, READ_FILE, RUN_CODE, TOOL_NAMES, inspect_expression, parse_arguments, read_file_head
@@ -56,7 +57,10 @@ def frame_cell_result(result: str) -> str:
     outside it. The code-block protocol frames its results in result_message_for_codeblocks."""
     if not result.startswith("status:"):
         return result
-    body, note = (result[: -len(STOPPED_NOTE)], STOPPED_NOTE) if result.endswith(STOPPED_NOTE) else (result, "")
+    body, note = result, ""
+    for known in (STOPPED_NOTE, REPEATED_NOTE):
+        if result.endswith(known):
+            body, note = result[: -len(known)], known
     return prompts.workspace_data("cell-output", body) + note
 
 
@@ -172,6 +176,10 @@ class CellRunner:
         self.repairs.check_before_repair()
         failed = self.repairs.failed
         repair = failed is not None
+        if repair:
+            code, instead = self.repairs.vet(code)
+            if instead is not None:
+                return instead, []
         step_id = failed.step_id if repair else uuid.uuid4().hex[:12]
         attempt = len(failed.attempts) + 1 if repair else 1
         max_attempts = 1 + self.repairs.max_repairs
@@ -259,12 +267,27 @@ class CellRunner:
 
         if outcome.status == "aborted":
             raise GaveUp(f"I could not run code in the notebook: {outcome.evalue}")
-        self.repairs.record(outcome, code, summary, step_id)
+        hint = (await self.hint(outcome.ename, outcome.evalue, outcome.traceback, code)
+                if outcome.status == "error" else "")
+        note = self.repairs.record(outcome, code, summary, step_id, hint=hint)
+        if hint:
+            summary += "\n" + hint
+        summary += note
         if outcome.status == "ok":
             self.ran_ok.add(normalized(code))
         elif outcome.status in ("timeout", "interrupted"):
             summary += STOPPED_NOTE
         return summary, images
+
+    async def hint(self, ename: str, evalue: str, traceback: Any, code: str) -> str:
+        """The facts that answer a failure (see hints.py), '' when none apply."""
+        try:
+            client = await self.agent.executor.kernel_client()
+        except Exception:
+            client = None
+        run = FailedRun(ename=ename, evalue=evalue, code=code, traceback=traceback)
+        return await repair_hint(run, client=client, workspace=self.workspace,
+                                 timeout=max(2.0, self.cfg.probe_timeout * 2))
 
     # ------------------------------------------------------------------ files written
 

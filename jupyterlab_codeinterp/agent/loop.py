@@ -33,6 +33,7 @@ from .grounding import Grounding, GroundingRule
 from .repair import GaveUp, Repairs
 from .streamtext import BROKEN_CALL_NOTE, CallTextGuard, names_a_tool
 from .tools import RUN_CODE, TOOL_NAMES, TOOL_SPECS, parse_arguments, partial_code_argument
+from .window import stable_window
 from .turn import (  # noqa: F401  (Turn, TurnResult, price_of... are imported from here)
     ModelLike,
     Turn,
@@ -139,11 +140,11 @@ class _TurnRun:
         context_text, fix_target = await self._gather()
         if turn.mode == "fix" and turn.cell_id and self.repairs.failed is None:
             return self._end("failed", "The cell to fix was not found in the notebook.")
-        user_msg = {"role": "user", "content": prompts.user_message(turn.prompt, context_text, fix_target),
+        user_msg = {"role": "user", "content": prompts.user_message(turn.prompt, context_text, fix_target, self.history),
                     "turn_start": True}
-        # what later turns see of this one: the request without the (stale) context
-        self.new_messages.append({"role": "user", "content": f"User request:\n{turn.prompt}", "turn_start": True})
-        conversation = trim_history(list(self.history), max(2000, self.token_budget * 2))
+        # later turns see this request as it was sent: their prompts start with this one's
+        self.new_messages.append(dict(user_msg))
+        conversation = stable_window(list(self.history), max(2000, self.token_budget * 2))
         conversation.append(user_msg)
         self.grounding = GroundingRule(prompt=turn.prompt, context_text=f"{context_text}\n{fix_target or ''}",
                                        mode=turn.mode, codeblocks=self.codeblocks, history=conversation)
@@ -218,6 +219,12 @@ class _TurnRun:
             cell = next((c for c in cells or [] if c.get("id") == turn.cell_id), None)
             if cell is not None:
                 self.cells.fix_original, fix_target = self.repairs.start_fix(cell)
+                err = next((o for o in cell.get("outputs", []) if o.get("output_type") == "error"), None)
+                if err and self.repairs.failed is not None:
+                    hint = await self.cells.hint(err.get("ename", ""), err.get("evalue", ""),
+                                                 err.get("traceback", []), self.cells.fix_original)
+                    self.repairs.failed.hint = hint
+                    fix_target += f"\n\n{hint}" if hint else ""
         return text, fix_target
 
     async def _ask(self, conversation: list[dict[str, Any]]) -> Optional[ModelReply]:
