@@ -14,7 +14,9 @@ from jupyterlab_codeinterp.agent import grounding as g
 from jupyterlab_codeinterp.executors.headless import HeadlessExecutor
 from jupyterlab_codeinterp.protocol import NoticeMsg
 from scripted_model import run_code, text
+from server_fixtures import BrowserStandIn, jupyter_server  # noqa: F401  (fixture)
 from test_agent_headless import GDP_CSV, run_agent_turn
+from test_chat_changes import _connect, _history
 
 TOTAL = "import pandas as pd\nprint(pd.read_csv('gdp.csv')['gdp'].sum())"
 
@@ -131,6 +133,60 @@ async def test_declined_code_is_not_pressed_again(workspace, scripted_model, scr
     assert result.grounding == "not_computed" and "800" not in result.answer
 
 
+
+async def test_declined_code_and_an_answer_without_numbers_pass(workspace, scripted_model, scripted_config):
+    from test_agent_headless import CollectingSink
+
+    tmp_path, executor = workspace
+    scripted_model.set_script(run_code("import shutil\nshutil.rmtree('data')"), text("I did not delete anything."))
+    result, _ = await run_agent_turn(scripted_config, executor, tmp_path, "g9", "clean up the data folder",
+                                     sink=CollectingSink(decision="skip"))
+    assert (result.answer, result.grounding) == ("I did not delete anything.", "")
+
+
+# ------------------------------------------------------------------ through the server
+
+@pytest.mark.parametrize("mode", ["chat", "generate"])
+async def test_turn_end_and_the_saved_chat_carry_the_verdict(jupyter_server, scripted_model, mode):
+    nb, chat = f"ground-{mode}.ipynb", f"gr{mode}"
+    kernel_id = await jupyter_server.start_session(nb)
+    invented = "The mean price is 2.33."
+    scripted_model.set_script(text(invented), text(invented), text(invented),
+                              run_code("print(sum([2.5, 3.5]) / 2)"), text("The mean is 3.0."))
+    ws = await _connect(jupyter_server)
+    browser = BrowserStandIn(jupyter_server, ws, kernel_id)
+    browser.cells.append({"id": "here", "cell_type": "code", "source": "", "metadata": {}, "outputs": []})
+    where = {"mode": mode, "cell_id": "here"} if mode == "generate" else {}
+    try:
+        first, msgs = await browser.turn(chat, nb, "What is the mean price in sales.csv?", **where)
+        second, _ = await browser.turn(chat, nb, "What is the mean of the prices 2.5 and 3.5?")
+    finally:
+        browser.close()
+    assert (first["grounding"], first["cells_run"]) == ("not_computed", 0)
+    assert "2.33" not in first["answer"]
+    assert [m["text"] for m in msgs if m["type"] == "notice"] == [g.NOTICE_NUDGE] * g.MAX_NUDGES
+    assert (second["grounding"], second["cells_run"]) == ("computed", 1)
+    saved = [m for m in await _history(jupyter_server, nb, chat) if m["type"] == "turn_end"]
+    assert [(m["grounding"], m["cells_run"]) for m in saved] == [("not_computed", 0), ("computed", 1)]
+
+
+async def test_an_accepted_fix_is_computed_without_asking_for_more(jupyter_server, scripted_model):
+    kernel_id = await jupyter_server.start_session("groundfix.ipynb")
+    scripted_model.set_script(run_code("total = sum([10, 25])\nprint(total)"), text("Fixed: the total is 35."))
+    ws = await _connect(jupyter_server)
+    browser = BrowserStandIn(jupyter_server, ws, kernel_id, approve="accept")
+    browser.cells.append({"id": "usercell", "cell_type": "code", "source": "total = sum([10, 25]\nprint(total)",
+                          "metadata": {}, "outputs": [{"output_type": "error", "ename": "SyntaxError",
+                                                       "evalue": "'(' was never closed", "traceback": []}]})
+    try:
+        end, _ = await browser.turn("grfix", "groundfix.ipynb", "fix this error", mode="fix", cell_id="usercell")
+    finally:
+        browser.close()
+    assert end["status"] == "done" and end["answer"] == "Fixed: the total is 35."
+    assert (end["grounding"], end["cells_run"]) == ("computed", 1)
+    assert len(scripted_model.requests) == 2
+
+
 # ------------------------------------------------------------------ the rule's pieces
 
 @pytest.mark.parametrize("prompt, context, expected", [
@@ -173,3 +229,22 @@ def test_an_earlier_turns_result_may_be_restated():
     assert verdict.grounding == "computed"
     fresh = g.GroundingRule(prompt="and the rows?", context_text="", mode="chat", codeblocks=False)
     assert fresh.review("8 rows; the total was 790.0.", outputs=["8"], cells_run=1).ask is not None
+
+
+def test_the_command_line_says_when_an_answer_was_not_computed(tmp_path, scripted_model):
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "gdp.csv").write_text(GDP_CSV)
+    scripted_model.set_script(*[text("The total GDP is 1234.56.")] * 3)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "jupyterlab_codeinterp.cli", "run", str(tmp_path / "n.ipynb"), "-m",
+         "What is the total gdp in gdp.csv?", "--base-url", scripted_model.base_url, "--api-key", "sk-test",
+         "--model", "scripted-model", "--timeout", "120"],
+        capture_output=True, text=True, env=env, timeout=180, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "1234" not in proc.stdout and "not compute" in proc.stdout
+    assert "grounding: not_computed" in proc.stderr

@@ -164,6 +164,16 @@ async def test_a_call_too_broken_to_run_is_not_shown_as_json(executor, scripted_
     assert executor.nb.cells == []
 
 
+async def test_a_code_block_after_a_broken_call_still_runs(executor, scripted_model, scripted_config):
+    broken = '{"name": "run_code", "arguments": {"code": "print(6*7)"\n```python\n' + COUNTED + '\n```'
+    scripted_model.set_script(text(broken), answer_from_result)
+    result, sink = await run_turn(scripted_config, executor)
+    assert result.answer == "6 * 7 is 42."
+    assert await kernel_value(executor, "runs") == "1"
+    streamed = "".join(m.text for m in sink.messages if isinstance(m, TextDeltaMsg))
+    assert '"run_code"' not in streamed
+
+
 # ---------------------------------------------------------------------------- fences
 
 

@@ -76,7 +76,7 @@ _CLOSED_FORM = re.compile(r"@([A-Za-z_]\w*)\[([^\[\]\n]*)\]")
 # numbers as an answer writes them: 1,234.5  -0.25  3e-4  12%  1.2 million
 _ANSWER_NUMBER = re.compile(
     r"(?<![\w.])(?P<num>[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?)"
-    r"(?![\w.]\d)(?P<pct>\s?%)?(?:\s?(?P<scale>thousand|million|billion|k|m|bn)\b)?", re.I)
+    r"(?![\w.]\d)(?P<pct>\s?%|\s(?:percent|per cent)\b)?(?:\s?(?P<scale>thousand|million|billion|k|m|bn)\b)?", re.I)
 # numbers as outputs print them, anywhere (the sign does not matter: values compare unsigned)
 _SOURCE_NUMBER = re.compile(r"(?:(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?")
 _PLAIN_NUMBER = re.compile(r"\d*\.?\d+(?:[eE][-+]?\d+)?")
@@ -139,8 +139,10 @@ def _backed(n: StatedNumber, sources: list[float]) -> bool:
     """``n`` is in the sources as written, or as a rounding, percentage or scaling of one."""
     target = abs(n.value)
     tol = 0.5 * 10 ** -n.decimals * (1 + 1e-9)
-    # as written (scaled: "1.2 million"), or as a percentage of a printed fraction
-    candidates = [(target * n.scale, tol * n.scale), (target / 100, tol / 100)]
+    # as written (scaled: "1.2 million"), or a percentage as the fraction printed
+    candidates = [(target * n.scale, tol * n.scale)]
+    if n.percent:
+        candidates.append((target / 100, tol / 100))
     for want, slack in candidates:
         for s in sources:
             if abs(s - want) <= slack + 1e-12 * max(1.0, abs(want)):
@@ -285,6 +287,8 @@ class GroundingRule:
         if cells_run == 0:
             if not self.wants_data:
                 return Verdict(answer=answer, grounding="")
+            if declined and not unbacked_numbers(answer, self.sources):
+                return Verdict(answer=answer, grounding="")  # "I did not delete anything."
             if self.nudges < MAX_NUDGES and not declined:
                 self.nudges += 1
                 return Verdict(ask=nudge_message(codeblocks=self.codeblocks), notice=NOTICE_NUDGE)

@@ -287,13 +287,10 @@ class _TurnRun:
         calls = list(reply.tool_calls)
         if not calls:
             calls = parse_textual_tool_calls(reply.text, TOOL_NAMES)
-        # a call written as text is shown as the cell it runs, never as its JSON
+        # a call written as text is shown as the cell it runs, never as its JSON (nor when
+        # too broken to run: then the answer says so)
         broken = not calls and self._guard.held and names_a_tool(self._guard.text[len(self._guard.shown):], TOOL_NAMES)
         await self._guard.finish(was_call=bool(calls and not reply.tool_calls) or broken)
-        if broken:
-            shown = self._guard.shown.strip()
-            await self._guard.emit(("\n\n" if shown else "") + BROKEN_CALL_NOTE)
-            return await self._final_answer(f"{shown}\n\n{BROKEN_CALL_NOTE}".strip(), conversation)
         if self.codeblocks and not calls:
             blocks = extract_code(reply.text)
             if blocks:
@@ -307,7 +304,12 @@ class _TurnRun:
             if blocks:
                 return await self._run_blocks(reply, blocks, conversation)
         if not calls:
-            return await self._final_answer(reply.text.strip() or self.cells.fallback_answer(), conversation)
+            answer = reply.text.strip()
+            if broken:
+                shown = self._guard.shown.strip()
+                await self._guard.emit(("\n\n" if shown else "") + BROKEN_CALL_NOTE)
+                answer = f"{shown}\n\n{BROKEN_CALL_NOTE}".strip()
+            return await self._final_answer(answer or self.cells.fallback_answer(), conversation)
 
         if self.codeblocks or not reply.tool_calls:
             # A tool call printed as text (code-block models, and small models offered tools):
