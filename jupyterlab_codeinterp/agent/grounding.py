@@ -220,15 +220,22 @@ def not_computed_answer(model_answer: str) -> str:
     return "\n".join(lines)
 
 
+# Some servers take ``tools`` and never show them to the model (llama-cpp-python's default
+# chat formats drop them): a model that cannot see run_code can still write a code block,
+# which the loop runs whatever the protocol, so the tools wording offers both.
+_CODE_BLOCK = "reply with only a ```python code block"
+
+
 def nudge_message(*, codeblocks: bool) -> str:
-    how = ("write a ```python code block that computes and prints it" if codeblocks
-           else "call run_code with code that computes and prints it")
+    how = (f"{_CODE_BLOCK} that loads the data, computes the value and prints it" if codeblocks
+           else f"call run_code (or, if you cannot call tools, {_CODE_BLOCK}) with code that loads "
+                "the data, computes the value and prints it")
     return ("No code ran in this turn, so that answer was not computed from the user's data. "
-            f"Do not state values you have not computed: {how}, then answer with the printed values.")
+            f"Do not state values you have not computed: {how}. Answer only after you see the printed values.")
 
 
 def print_request(numbers: list[str], *, codeblocks: bool) -> str:
-    how = "a ```python code block" if codeblocks else "run_code"
+    how = "a ```python code block" if codeblocks else "run_code, or a ```python code block"
     shown = ", ".join(numbers[:8])
     return (f"These numbers in your answer are not in any output of this turn: {shown}. "
             f"Run one cell ({how}) that prints them, then give the answer using the printed values.")
