@@ -8,6 +8,7 @@ import shutil
 from typing import Any, Optional
 
 from ..context.kernel_probe import eval_expression
+from ..executors.base import ExecutorError
 from ..executors.headless import HeadlessExecutor
 from ..protocol import CellOutcome
 from .tasks import EvalTask
@@ -44,6 +45,25 @@ async def run_setup(executor: HeadlessExecutor, task: EvalTask) -> Optional[str]
     return None
 
 
+def missing_files_note(task: EvalTask) -> Optional[str]:
+    """Why a task cannot run here (a data file the suite names is not in its folder), or None."""
+    if task.missing_files:
+        return f"missing data file(s): {', '.join(task.missing_files)}"
+    return None
+
+
+async def open_workspace(task: EvalTask, folder: str, kernel_name: Optional[str]) -> tuple[HeadlessExecutor, Optional[str]]:
+    """The task's fresh folder with its kernel started and its setup run, as both modes begin;
+    returns the executor (to be closed by the caller) and why it could not start, or None."""
+    prepare_folder(task, folder)
+    executor = new_executor(folder, kernel_name)
+    try:
+        await executor.start()
+        return executor, await run_setup(executor, task)
+    except ExecutorError as exc:
+        return executor, str(exc)
+
+
 def output_text(outcome: CellOutcome) -> str:
     """What a cell printed (stdout, stderr) and its result, as text."""
     parts: list[str] = []
@@ -75,3 +95,22 @@ async def run_check(executor: HeadlessExecutor, task: EvalTask, answer: str, ans
         return "the kernel is gone; the check could not run"
     result = await eval_expression(client, check_expression(task.check, answer, answers), timeout=CHECK_TIMEOUT)
     return "passed" if result == "passed" else (result.strip() or "the check failed")
+
+
+async def rerun_from_top(folder: str, kernel_name: Optional[str], task: EvalTask, answer: str,
+                         answers: dict[str, str]) -> str:
+    """A fix task's verdict: the saved notebook re-run from the top in a fresh kernel, then
+    its check.py there. "passed", or what failed."""
+    fresh = new_executor(folder, kernel_name)
+    try:
+        await fresh.start()
+        report = await fresh.restore()
+        if report.errors:
+            return f"the notebook does not re-run from the top: {report.first_error}"[:300]
+        if report.cells_run == 0:
+            return "the notebook has no cell to re-run"
+        return await run_check(fresh, task, answer, answers) or "passed"
+    except Exception as exc:  # a kernel that does not start is the task's failure, not the run's
+        return f"the re-run failed: {exc}"[:300]
+    finally:
+        await fresh.close()
