@@ -26,11 +26,12 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import statistics
 import tempfile
 import time
 import urllib.request
-from typing import Any
+from typing import Any, Optional
 
 from jupyterlab_codeinterp.agent import prompts
 from jupyterlab_codeinterp.agent.codeblocks import CODEBLOCK_INSTRUCTIONS, compact_system_prompt
@@ -118,7 +119,23 @@ def unshared(previous: list[dict], messages: list[dict]) -> int:
     return estimate_messages_tokens(wire[same:])
 
 
-async def measure(base_url: str, model: str, order: str, style: str) -> list[dict]:
+_EVAL = re.compile(r"Llama\.generate: (\d+) prefix-match hit, remaining (\d+) prompt tokens")
+
+
+def evaluated(log: str, offset: int) -> tuple[Optional[int], int]:
+    """Prompt tokens llama-cpp-python read for the last request, from its log after
+    ``offset`` ("Llama.generate: N prefix-match hit, remaining M prompt tokens to eval")."""
+    if not log:
+        return None, 0
+    with open(log, errors="replace") as fh:
+        fh.seek(offset)
+        text = fh.read()
+        end = fh.tell()
+    found = _EVAL.findall(text)
+    return (int(found[-1][1]) if found else None), end
+
+
+async def measure(base_url: str, model: str, order: str, style: str, log: str) -> list[dict]:
     cfg = CodeInterp(base_url=base_url, model=model, api_key="", max_tokens=1, temperature=0.0,
                      request_timeout=1800, max_retries=0)
     system = compact_system_prompt(codeblocks=False) if style == "compact" else \
@@ -134,18 +151,23 @@ async def measure(base_url: str, model: str, order: str, style: str) -> list[dic
         await client.stream([{"role": "system", "content": f"Reset {time.time()}."},
                              {"role": "user", "content": "Say OK."}], tools=None)
         previous: list[dict] = []
+        _, offset = evaluated(log, os.path.getsize(log) if log else 0)
         for n, messages in enumerate(batches, 1):
             fresh = unshared(previous, messages)
             previous = messages
             started = time.perf_counter()
             reply = await client.stream(messages, tools=TOOL_SPECS)
             seconds = time.perf_counter() - started
+            read, offset = evaluated(log, offset)
             rows.append({"order": order, "request": n, "turn": 1 + (n - 1) // 3,
                          "prompt_tokens": reply.usage.prompt_tokens, "new_tokens": fresh,
-                         "seconds": seconds, "estimated": reply.usage.estimated})
+                         "read_tokens": read, "seconds": seconds,
+                         "estimated": reply.usage.estimated})
             print(f"{order:>6}  turn {rows[-1]['turn']} request {n}: "
-                  f"{reply.usage.prompt_tokens:>5} prompt tokens, ~{fresh:>5} not in the "
-                  f"previous prompt, {seconds:6.1f} s", flush=True)
+                  f"{reply.usage.prompt_tokens:>5} prompt tokens"
+                  f"{' (estimated)' if reply.usage.estimated else ''}, ~{fresh:>5} not in the "
+                  f"previous prompt, {read if read is not None else '?':>5} read by the server, "
+                  f"{seconds:6.1f} s", flush=True)
     return rows
 
 
@@ -156,6 +178,8 @@ def main() -> None:
     p.add_argument("--orders", nargs="+", default=["before", "now"], choices=["before", "now"])
     p.add_argument("--repeats", type=int, default=1)
     p.add_argument("--prompt-style", choices=["full", "compact"], default="full")
+    p.add_argument("--server-log", default="",
+                   help="llama-cpp-python's log (it says how many prompt tokens it read)")
     p.add_argument("--json", help="write the rows to this file")
     args = p.parse_args()
     model = args.model
@@ -165,9 +189,10 @@ def main() -> None:
     rows: list[dict] = []
     for _ in range(args.repeats):
         for order in args.orders:
-            rows += asyncio.run(measure(args.base_url, model, order, args.prompt_style))
+            rows += asyncio.run(measure(args.base_url, model, order, args.prompt_style,
+                                        args.server_log))
     print("\norder   turn  prompt tokens (3 requests)  ~not in the previous prompt  "
-          "seconds (median of repeats)")
+          "read by the server  seconds (median of repeats)")
     for order in args.orders:
         for turn in (1, 2):
             mine = [r for r in rows if r["order"] == order and r["turn"] == turn]
@@ -175,7 +200,9 @@ def main() -> None:
             tokens = sum(r["prompt_tokens"] for r in rows
                          if r["order"] == order and r["turn"] == turn) // args.repeats
             fresh = sum(r["new_tokens"] for r in mine) // args.repeats
-            print(f"{order:>6}  {turn:>4}  {tokens:>25}  {fresh:>27}  "
+            reads = [r["read_tokens"] for r in mine]
+            read = str(sum(reads) // args.repeats) if None not in reads else "?"
+            print(f"{order:>6}  {turn:>4}  {tokens:>25}  {fresh:>27}  {read:>18}  "
                   f"{statistics.median(sums):8.1f}")
     if args.json:
         with open(args.json, "w") as fh:

@@ -416,6 +416,7 @@ _STRICT_MESSAGE = {
     "tool": {"role", "content", "tool_call_id"},
     "function": {"role", "content", "name"},
 }
+_STRICT_MEMBER = {role: f"ChatCompletionRequest{role.title()}Message" for role in _STRICT_MESSAGE}
 _STRICT_CALL = {"id", "type", "function"}
 _STRICT_FUNCTION = {"name", "arguments"}
 
@@ -434,7 +435,8 @@ def _strict_schema_errors(body: dict) -> list[dict]:
         if not isinstance(m, dict) or m.get("role") not in _STRICT_MESSAGE:
             add("union_tag_invalid", ("messages", i), "Input tag does not match", m)
             continue
-        where = ("messages", i, "typed-dict")
+        where = ("messages", i, _STRICT_MEMBER[m["role"]])
+        before = len(errs)
         for key in m:
             if key not in _STRICT_MESSAGE[m["role"]]:
                 add("extra_forbidden", where + (key,), "Extra inputs are not permitted", m[key])
@@ -458,6 +460,12 @@ def _strict_schema_errors(body: dict) -> list[dict]:
             if isinstance(fn, dict) and not isinstance(fn.get("arguments"), str):
                 add("string_type", cw + ("function", "arguments"),
                     "Input should be a valid string", fn.get("arguments"))
+        if len(errs) > before:  # the message is a union: pydantic tried every member
+            errs[before:before] = [
+                {"type": "literal_error", "loc": ("body", "messages", i, member, "role"),
+                 "msg": f"Input should be '{role}'", "input": m["role"],
+                 "ctx": {"expected": f"'{role}'"}}
+                for role, member in _STRICT_MEMBER.items() if role != m["role"]]
     return errs
 
 
@@ -467,7 +475,9 @@ def _strict_schema_rejection(body: dict) -> Optional[tuple[int, dict]]:
     errs = _strict_schema_errors(body)
     if not errs:
         return None
-    message = f"{len(errs)} validation errors:\n" + "".join(f"  {e!r}\n" for e in errs)
+    message = (f"{len(errs)} validation errors:\n" + "".join(f"  {e!r}\n" for e in errs)
+               + '\n  File "llama_cpp/server/app.py", line 376, in create_chat_completion\n'
+               "    POST /v1/chat/completions")
     return 500, {"error": {"message": message, "type": "internal_server_error", "param": None,
                            "code": None}}
 

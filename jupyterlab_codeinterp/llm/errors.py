@@ -85,6 +85,46 @@ def _redact_url(url: str) -> str:
 
 
 
+_PYDANTIC_ERROR = re.compile(
+    r"""\{'type': '(?P<type>[^']*)', 'loc': \((?P<loc>[^)]*)\), 'msg': (?P<q>["'])(?P<msg>.*?)(?P=q)""")
+
+
+def _validation_points(body: Any, detail: str) -> list[str]:
+    """``where: what`` for each problem of a pydantic validation error (FastAPI's JSON
+    ``detail`` list, or the repr lines llama-cpp-python's server puts in its message),
+    without the noise of a union: the members whose role tag did not match."""
+    found: list[tuple[str, list[str], str]] = []
+    inner = body.get("error", body) if isinstance(body, dict) else None
+    items = inner.get("detail") if isinstance(inner, dict) else None
+    if isinstance(items, list):
+        for item in items:
+            if isinstance(item, dict) and isinstance(item.get("loc"), list):
+                found.append((str(item.get("type", "")), [str(x) for x in item["loc"]],
+                              str(item.get("msg", ""))))
+    else:
+        for m in _PYDANTIC_ERROR.finditer(detail):
+            loc = [x.strip().strip("'\"") for x in m.group("loc").split(",") if x.strip()]
+            found.append((m.group("type"), loc, m.group("msg")))
+
+    def member(loc: list[str]) -> tuple[str, ...]:
+        for i, part in enumerate(loc):
+            if part[:1].isupper() and part.isalnum():  # a union member: a class name
+                return tuple(loc[:i + 1])
+        return ()
+
+    wrong_member = {member(loc) for kind, loc, _ in found if kind == "literal_error"} - {()}
+    kept = [(loc, msg) for kind, loc, msg in found
+            if kind != "literal_error" and member(loc) not in wrong_member] or \
+        [(loc, msg) for _, loc, msg in found]
+    points = []
+    for loc, msg in kept:
+        where = ".".join(p for p in loc if p != "body" and not (p[:1].isupper() and p.isalnum()))
+        point = f"{where}: {msg}" if where else msg
+        if point not in points:
+            points.append(point)
+    return points
+
+
 class ErrorMapping:
     """Error mapping of :class:`~.client.ModelClient` (a mixin: it uses the client's state)."""
 
@@ -199,7 +239,7 @@ class ErrorMapping:
                               or error_type == "invalid_request_error"):
             if "stream_options" in params and "stream_options" in low:
                 return _Adapt("no_stream_options")
-            return self._invalid_request(status, detail)
+            return self._invalid_request(status, detail, body)
 
         if status in (400, 422):
             if "stream_options" in params and "stream_options" in low:
@@ -219,7 +259,7 @@ class ErrorMapping:
             if code == "model_not_found" or (("model" in param) or _MODEL_MISSING.search(detail)):
                 return await self._model_not_found(status, said, probe_models)
             if _REQUEST_INVALID.search(detail):
-                return self._invalid_request(status, detail)
+                return self._invalid_request(status, detail, body)
             return self._error("bad_request", f"{self._where} rejected the request "
                                f"({status}){said}.", status=status)
 
@@ -272,9 +312,11 @@ class ErrorMapping:
         return self._error("bad_request", f"{self._where} rejected the request ({status}){said}.",
                            status=status)
 
-    def _invalid_request(self, status: int, detail: str) -> ProviderError:
+    def _invalid_request(self, status: int, detail: str, body: Any = None) -> ProviderError:
         """The server found the request malformed: say what it objected to, briefly."""
-        shown = " ".join(_PYDANTIC_URL.sub("", detail).split())
+        points = _validation_points(body, detail)
+        shown = self._redact("; ".join(points)) if points else \
+            " ".join(_PYDANTIC_URL.sub("", detail).split())
         if len(shown) > _SHOWN_CHARS:
             shown = shown[:_SHOWN_CHARS - 1] + "…"
         return self._error(
