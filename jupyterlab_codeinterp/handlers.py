@@ -129,3 +129,16 @@ class LoopLagHandler(_Base):
             monitor.reset()
         self.finish(json.dumps(data))
 
+
+
+class ResourcesHandler(_Base):
+    """``GET codeinterp/debug/resources``: only routed when CODEINTERP_DEBUG_RESOURCES is set."""
+
+    auth_resource = "codeinterp"
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        from .instrumentation.resources import counts
+
+        self.finish(json.dumps(counts(self.codeinterp)))
