@@ -108,7 +108,7 @@ class Server:
         deadline = time.monotonic() + 120
         while True:  # listening is not ready: on a busy machine the extension may still load
             try:
-                await self.http("GET", "codeinterp/debug/resources")
+                await self.http("GET", "codeinterp/config")
                 return
             except (OSError, tornado.httpclient.HTTPError) as exc:
                 if time.monotonic() > deadline or self.proc.poll() is not None:
@@ -116,7 +116,10 @@ class Server:
                 await asyncio.sleep(0.5)
 
     async def sample(self) -> dict[str, float]:
-        counts = await self.http("GET", "codeinterp/debug/resources")
+        try:
+            counts = await self.http("GET", "codeinterp/debug/resources")
+        except tornado.httpclient.HTTPClientError:  # a server without the route (an older version)
+            counts = {"probe_clients": float("nan"), "kernels": float("nan")}
         fds = sockets = 0
         for fd in os.listdir(f"/proc/{self.proc.pid}/fd"):
             try:
@@ -180,7 +183,14 @@ class Tab:
             kc.load_connection_file()
             kc.start_channels()
             self.kc = kc
-        await self.kc.wait_for_ready(timeout=120)
+        for attempt in range(10):
+            try:  # without a manager the client judges by heartbeats, which a restart pauses
+                await self.kc.wait_for_ready(timeout=120)
+                break
+            except RuntimeError:
+                if attempt == 9:
+                    raise
+                await asyncio.sleep(1)
         reply = await self.kc.execute_interactive(code, timeout=120, allow_stdin=False, output_hook=lambda m: None)
         assert reply["content"]["status"] == "ok", reply["content"]
 

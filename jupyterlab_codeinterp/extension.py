@@ -175,6 +175,7 @@ class CodeInterpState:
         models: list[str] = []
         try:
             client = self.chat_service.model_for(None)
+            self.chat_service.warmer.mark_warm(client)  # this request warms it as well
             models = await client.list_models(timeout=3.0)
         except Exception:
             self.log.debug("could not list models", exc_info=True)

@@ -81,6 +81,10 @@ class Warmer:
         if not fut.cancelled() and fut.exception() is not None:
             log.debug("warm-up failed", exc_info=fut.exception())
 
+    def mark_warm(self, client: Any) -> None:
+        """``client`` has made (or is making) a request: nothing to warm."""
+        self._warm_models.add(client)
+
     async def _warm_model(self) -> None:
         client = self.model_for(None)
         if client in self._warm_models or not hasattr(client, "list_models"):
