@@ -88,7 +88,7 @@ def timing_lines(path: str) -> list[dict]:
 
 async def one_server(args: argparse.Namespace, results: dict[str, list[dict]]) -> None:
     timing = os.path.join(tempfile.mkdtemp(prefix="codeinterp-first-"), "turns.jsonl")
-    server = Server(args.port, args.model_port, env={"CODEINTERP_DEBUG_TURN_TIMING": timing})
+    server = Server(args.port, args.model_port, extra_env={"CODEINTERP_DEBUG_TURN_TIMING": timing})
     try:
         await server.ready()
         await asyncio.sleep(2)  # the extension's start-up imports done
@@ -110,8 +110,14 @@ async def one_server(args: argparse.Namespace, results: dict[str, list[dict]]) -
                 await asyncio.sleep(3)
             runs = [case] + (["warm"] * args.warm if case == "settled" else [])
             for kind in runs:
+                before = len(timing_lines(timing))
                 row = await chat.prompt(path, args.model_port)
-                line = timing_lines(timing)[-1]
+                for _ in range(200):  # the turn's line is written right after turn_end
+                    lines = timing_lines(timing)
+                    if len(lines) > before:
+                        break
+                    await asyncio.sleep(0.02)
+                line = lines[-1]
                 row.update(probe_ms=line.get("probe_ms", 0.0), model_call_ms=line.get("model_call_ms"),
                            server_ms=line.get("model_call_server_ms"))
                 results[kind].append(row)

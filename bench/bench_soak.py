@@ -70,7 +70,7 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 class Server:
-    def __init__(self, port: int, model_port: int, env: dict[str, str] | None = None) -> None:
+    def __init__(self, port: int, model_port: int, extra_env: dict[str, str] | None = None) -> None:
         self.tmp = tempfile.mkdtemp(prefix="codeinterp-soak-")
         self.root = os.path.join(self.tmp, "root")
         os.makedirs(os.path.join(self.root, "soak"))
@@ -81,7 +81,7 @@ class Server:
         wait_port(model_port, self.model, "scripted model")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI", "CODEINTERP"))}
         env.update({"CODEINTERP_DEBUG_RESOURCES": "1", "JUPYTER_CONFIG_DIR": os.path.join(self.tmp, "config"),
-                    "JUPYTER_RUNTIME_DIR": self.runtime, "JUPYTER_PLATFORM_DIRS": "1", **(env or {})})
+                    "JUPYTER_RUNTIME_DIR": self.runtime, "JUPYTER_PLATFORM_DIRS": "1", **(extra_env or {})})
         self.log = os.path.join(self.tmp, "server.log")
         args = [sys.executable, "-m", "jupyter_server", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
                 "--ServerApp.port_retries=0", f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={self.root}",
