@@ -202,32 +202,40 @@ class Tab:
             self.ws.close()
 
 
-async def cycle(server: Server, i: int, restart: bool) -> list[str]:
-    """One notebook's life; returns problems seen (turns that did not end as they should)."""
+async def cycle(server: Server, i: int, restart: bool, chat: bool = True) -> list[str]:
+    """One notebook's life; returns problems seen (turns that did not end as they should).
+
+    ``chat=False``: the same without the chat socket and turns (what the server itself keeps).
+    """
     path = f"soak/nb{i}.ipynb"
     problems: list[str] = []
     await server.http("PUT", f"api/contents/{path}", {"type": "notebook", "format": "json", "content": NOTEBOOK})
     await server.http("GET", f"api/contents/{path}?content=1")
     tab = Tab(server)
-    await tab.open()
+    if chat:
+        await tab.open()
     try:
-        await tab.send({"type": "history_request", "id": f"h{i}", "notebook_path": path})
+        if chat:
+            await tab.send({"type": "history_request", "id": f"h{i}", "notebook_path": path})
         session = await server.http("POST", "api/sessions", {"path": path, "type": "notebook", "name": path,
                                                              "kernel": {"name": "python3"}})
         kernel_id = session["kernel"]["id"]
         await tab.run_cell(kernel_id, f"soak_value = {i}")
-        end = await tab.turn(f"soak{i}", path, "What is soak_value?")
-        notes = [n for n in (end.get("context_note") or {}).get("notes") or [] if "kernel" in n]
-        if end["status"] != "done" or notes:
-            problems.append(f"cycle {i}: {end['status']} {notes}")
+        if chat:
+            end = await tab.turn(f"soak{i}", path, "What is soak_value?")
+            notes = [n for n in (end.get("context_note") or {}).get("notes") or [] if "kernel" in n]
+            if end["status"] != "done" or notes:
+                problems.append(f"cycle {i}: {end['status']} {notes}")
         if restart:
             await server.http("POST", f"api/kernels/{kernel_id}/restart")
             tab.close()  # its kernel client belongs to the process that was restarted
-            await tab.open()
+            if chat:
+                await tab.open()
             await tab.run_cell(kernel_id, f"soak_value = {i}")
-            end = await tab.turn(f"soak{i}", path, "And after the restart?")
-            if end["status"] != "done":
-                problems.append(f"cycle {i} after restart: {end['status']}")
+            if chat:
+                end = await tab.turn(f"soak{i}", path, "And after the restart?")
+                if end["status"] != "done":
+                    problems.append(f"cycle {i} after restart: {end['status']}")
         await server.http("DELETE", f"api/sessions/{session['id']}")
     finally:
         tab.close()
@@ -256,7 +264,8 @@ async def soak(args: argparse.Namespace) -> None:
         problems: list[str] = []
         t0 = time.monotonic()
         for i in range(args.cycles):
-            problems += await cycle(server, i, restart=args.restart_every > 0 and i % args.restart_every == 0)
+            problems += await cycle(server, i, restart=args.restart_every > 0 and i % args.restart_every == 0,
+                                    chat=not args.no_chat)
             await asyncio.sleep(args.settle)  # let the shut-down kernel's process and sockets go
             row = await server.sample()
             rows.append(row)
@@ -292,6 +301,8 @@ def main() -> None:
     p.add_argument("--model-port", type=int, default=8871)
     p.add_argument("--print-every", type=int, default=10)
     p.add_argument("--json", default="", help="write every sample here")
+    p.add_argument("--no-chat", action="store_true",
+                   help="notebooks and kernels only, no chat socket or turn (the server's own baseline)")
     asyncio.run(soak(p.parse_args()))
 
 
