@@ -197,22 +197,22 @@ async def test_pool_closes_clients_of_kernels_restarted_shut_down_or_gone():
         # restarted: the old client is closed and a new one prepared for the next prompt
         await km1.restart_kernel(now=True)
         await pool.on_kernel_event(data={"action": "restart", "kernel_id": "k1", "status": "success"})
-        assert c1.context.closed
+        assert not c1.channels_running
         c1b = await pool.get("k1")
-        assert c1b is not c1 and not c1b.context.closed
+        assert c1b is not c1 and c1b.channels_running
 
         # shut down: closed at once, nothing left for it
         await km1.shutdown_kernel(now=True)
         del kernels.kernels["k1"]
         await pool.on_kernel_event(data={"action": "shutdown", "kernel_id": "k1", "status": "success"})
-        assert c1b.context.closed
+        assert not c1b.channels_running
         assert len(pool) == 1
 
         # gone without an event (died, not restarted): closed the next time the pool is used
         await km2.shutdown_kernel(now=True)
         del kernels.kernels["k2"]
         assert await pool.get("k3") is None
-        assert c2.context.closed
+        assert not c2.channels_running
         assert len(pool) == 0
     finally:
         await pool.close_all()
