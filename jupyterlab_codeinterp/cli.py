@@ -160,6 +160,10 @@ async def run_headless(args: argparse.Namespace) -> int:
             print(f"error: {msg}{hint}", file=sys.stderr)
             return EXIT_MODEL if err else EXIT_KERNEL
         print(result.answer)
+        if result.grounding in ("not_computed", "unverified"):
+            why = ("no cell ran, the answer was not computed" if result.grounding == "not_computed"
+                   else "numbers in the answer are not in any output of this run")
+            print(f"grounding: {result.grounding} ({why})", file=sys.stderr)
         u = result.usage
         cost = f", ${u.cost:.4f}" if u.cost is not None else ""
         approx = "~" if u.estimated else ""
@@ -219,7 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "the same agent as 'run', score the answers and write results.jsonl, summary.md and "
                         "accuracy.png into --out.")
     ev.add_argument("--suite", default="builtin",
-                    help="'builtin' (generated messy-data tasks), a DABench data folder "
+                    help="'builtin' (generated messy-data tasks), 'fixes' (Fix this error on broken "
+                    "multi-line cells), a DABench data folder "
                     "(da-dev-questions.jsonl...), or a folder of task folders (task.toml) (default: builtin)")
     provider_flags(ev)
     ev.add_argument("--max-repairs", type=int, help="automatic repairs per failing cell (default 3)")

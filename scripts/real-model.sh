@@ -49,7 +49,12 @@ fetch() {
 case "${1:-}" in
   install)
     [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
-    "$VENV/bin/pip" install -q 'llama-cpp-python[server]'
+    # built for this CPU's vector units but without AMX: -march=native turns AMX on where the
+    # CPU has it, and a virtual machine that does not grant the AMX tile state kills the
+    # server with a general protection fault on its first prompt longer than one token
+    flags="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
+    grep -qw avx512f /proc/cpuinfo 2>/dev/null && flags="$flags -DGGML_AVX512=ON"
+    CMAKE_ARGS="${CMAKE_ARGS:-$flags}" "$VENV/bin/pip" install -q --no-cache-dir 'llama-cpp-python[server]'
     echo "llama.cpp server installed in $VENV" ;;
   fetch)
     shift; [ $# -gt 0 ] || set -- smol coder

@@ -21,6 +21,12 @@ EXTRAS=test
 [ "${1:-}" = "--with-browser" ] && EXTRAS=test,hub
 
 step "installing the Python package and test dependencies (builds the frontend)"
+# on a second run, pip would write the package's install.json through the link that
+# `labextension develop` made into the build folder, and the run after that would refuse
+# to build a wheel holding that file twice: drop the link and the stray file first
+LINK=.venv/share/jupyter/labextensions/jupyterlab-codeinterp
+[ -L "$LINK" ] && rm "$LINK"
+rm -f jupyterlab_codeinterp/labextension/install.json
 python -m pip install -q --upgrade pip
 python -m pip install -q -e ".[$EXTRAS]"
 

@@ -17,6 +17,7 @@ run "pytest" python -m pytest -q -p no:cacheprovider
 run "lint (eslint, prettier, stylelint)" jlpm lint:check
 run "jest" jlpm test
 run "type-check the browser tests" node_modules/.bin/tsc --noEmit -p ui-tests
-# both Playwright configs: the main one and the one through a real JupyterHub
+# the three Playwright configs: the main one, through a real JupyterHub, and with the kernels
+# behind a real Jupyter Kernel Gateway
 run "browser tests (Galata, headless chromium)" bash -c "cd ui-tests && jlpm test"
 exit $status

@@ -177,6 +177,10 @@ class Quirks:
     call has a non-empty id unique in the conversation, is answered by a ``tool`` message
     with that ``tool_call_id`` before the next non-tool message, and no ``tool`` message
     answers an unknown or already answered id (400 otherwise)."""
+    strict_schema: bool = False
+    """Validate the request body like llama-cpp-python's server (pydantic models, FastAPI):
+    a field it does not know, or ``content: null``, is answered with a 500 whose body
+    quotes the validation error."""
 
 
 QUIRK_NAMES = {f.name for f in fields(Quirks)}
@@ -307,6 +311,18 @@ def solutions_responder(solutions: dict[str, str]) -> Responder:
     return respond
 
 
+def suite_solutions(suite: str) -> dict[str, str]:
+    """Request text → reference solution for every task of a native suite that has one."""
+    import tempfile
+
+    from jupyterlab_codeinterp.evaluation.builtin.generate import generate_builtin_suite
+    from jupyterlab_codeinterp.evaluation.tasks import load_native_suite
+
+    if suite == "builtin":
+        suite = generate_builtin_suite(tempfile.mkdtemp(prefix="codeinterp-suite-"), verify=False)
+    return {t.prompt: t.solution for t in load_native_suite(suite) if t.solution}
+
+
 SCENARIOS: dict[str, Responder] = {
     "echo": scenario_echo,
     "run_code": scenario_run_code,
@@ -382,6 +398,78 @@ def _tool_pairing_problem(messages: list) -> Optional[str]:
                 "responding to each 'tool_call_id'. The following tool_call_ids did not have "
                 f"response messages: {', '.join(open_ids)}")
     return None
+
+
+# request fields llama-cpp-python's server accepts (its CreateChatCompletionRequest and the
+# ChatCompletionRequest*Message typed dicts)
+_STRICT_TOP = {
+    "messages", "functions", "function_call", "tools", "tool_choice", "max_tokens",
+    "min_tokens", "logprobs", "top_logprobs", "temperature", "top_p", "min_p", "stop", "stream",
+    "stream_options", "presence_penalty", "frequency_penalty", "logit_bias", "seed",
+    "response_format", "model", "n", "user", "top_k", "repeat_penalty", "logit_bias_type",
+    "mirostat_mode", "mirostat_tau", "mirostat_eta", "grammar",
+}
+_STRICT_MESSAGE = {
+    "system": {"role", "content"},
+    "user": {"role", "content"},
+    "assistant": {"role", "content", "tool_calls", "function_call"},
+    "tool": {"role", "content", "tool_call_id"},
+    "function": {"role", "content", "name"},
+}
+_STRICT_CALL = {"id", "type", "function"}
+_STRICT_FUNCTION = {"name", "arguments"}
+
+
+def _strict_schema_errors(body: dict) -> list[dict]:
+    """The pydantic errors llama-cpp-python's server would raise for ``body`` ([]: valid)."""
+    errs: list[dict] = []
+
+    def add(kind: str, loc: tuple, msg: str, value: Any) -> None:
+        errs.append({"type": kind, "loc": ("body",) + loc, "msg": msg, "input": value})
+
+    for key in body:
+        if key not in _STRICT_TOP:
+            add("extra_forbidden", (key,), "Extra inputs are not permitted", body[key])
+    for i, m in enumerate(body.get("messages") or []):
+        if not isinstance(m, dict) or m.get("role") not in _STRICT_MESSAGE:
+            add("union_tag_invalid", ("messages", i), "Input tag does not match", m)
+            continue
+        where = ("messages", i, "typed-dict")
+        for key in m:
+            if key not in _STRICT_MESSAGE[m["role"]]:
+                add("extra_forbidden", where + (key,), "Extra inputs are not permitted", m[key])
+        content = m.get("content")
+        if m["role"] == "user" and isinstance(content, list):
+            pass
+        elif "content" in m and not isinstance(content, str):
+            add("string_type", where + ("content",), "Input should be a valid string", content)
+        elif "content" not in m and m["role"] != "assistant":
+            add("missing", where + ("content",), "Field required", m)
+        for j, c in enumerate(m.get("tool_calls") or [] if m["role"] == "assistant" else []):
+            cw = where + ("tool_calls", j)
+            for key in c if isinstance(c, dict) else ():
+                if key not in _STRICT_CALL:
+                    add("extra_forbidden", cw + (key,), "Extra inputs are not permitted", c[key])
+            fn = c.get("function") if isinstance(c, dict) else None
+            for key in fn if isinstance(fn, dict) else ():
+                if key not in _STRICT_FUNCTION:
+                    add("extra_forbidden", cw + ("function", key),
+                        "Extra inputs are not permitted", fn[key])
+            if isinstance(fn, dict) and not isinstance(fn.get("arguments"), str):
+                add("string_type", cw + ("function", "arguments"),
+                    "Input should be a valid string", fn.get("arguments"))
+    return errs
+
+
+def _strict_schema_rejection(body: dict) -> Optional[tuple[int, dict]]:
+    """llama-cpp-python's answer to an invalid body: its route error handler turns FastAPI's
+    RequestValidationError into a 500 carrying ``str(error)``."""
+    errs = _strict_schema_errors(body)
+    if not errs:
+        return None
+    message = f"{len(errs)} validation errors:\n" + "".join(f"  {e!r}\n" for e in errs)
+    return 500, {"error": {"message": message, "type": "internal_server_error", "param": None,
+                           "code": None}}
 
 
 # ----------------------------------------------------------------------------- server
@@ -627,6 +715,10 @@ class ChatHandler(_Base):
         if not model or not isinstance(body.get("messages"), list):
             return 400, _error_body("you must provide a model parameter and messages",
                                     param="model")
+        if q.strict_schema:
+            rejected = _strict_schema_rejection(body)
+            if rejected:
+                return rejected
         if q.strict_tool_ids:
             problem = _tool_pairing_problem(body["messages"])
             if problem:
@@ -885,10 +977,15 @@ def main(argv: Optional[list[str]] = None) -> None:
     p.add_argument("--scenario", choices=sorted(SCENARIOS), default=None,
                    help="answer every request with this rule-based scenario")
     p.add_argument("--quirks", default="{}", help="JSON object of quirks")
+    p.add_argument("--solutions", metavar="SUITE", default=None,
+                   help="answer each task of a native suite folder (or 'builtin') with its reference "
+                        "solution, then with what the cell printed: the eval harness's plumbing check")
     a = p.parse_args(argv)
     server = ScriptedModelServer(a.port, a.host)
     server.default_quirks = json.loads(a.quirks)
     server.default_responder = SCENARIOS[a.scenario] if a.scenario else None
+    if a.solutions:
+        server.default_responder = solutions_responder(suite_solutions(a.solutions))
     server.reset()
     server.start()
     print(f"scripted model listening at {server.base_url}", flush=True)

@@ -144,11 +144,13 @@ async def test_repair_end_to_end(workspace, scripted_model, scripted_config):
 async def test_repeated_error_stops_early_with_an_account(workspace, scripted_model, scripted_config):
     tmp_path, executor = workspace
     bad = 'import pandas as pd\npd.read_csv("gdp.csv")["GDP"]'
-    scripted_model.set_script(run_code(bad), run_code(bad + "  # again"), text("unused"))
+    scripted_model.set_script(run_code(bad), run_code(bad + "  # again"), run_code(bad + "  # third"),
+                              text("unused"))
     result, sink = await run_agent_turn(scripted_config, executor, tmp_path, "c2", "x")
     assert result.status == "gave_up"
     assert "same error" in result.answer and "KeyError" in result.answer
-    assert len(scripted_model.requests) == 2  # it did not ask the model for a third attempt
+    # one more attempt after the repeated error (told to take another approach), then the account
+    assert len(scripted_model.requests) == 3
     assert len(executor.nb.cells) == 1
 
 
@@ -223,6 +225,41 @@ def test_cli_run_multistep_with_repair_and_rerun(tmp_path, scripted_model):
     fresh = nbformat.read(nb_path, as_version=4)
     NotebookClient(fresh, timeout=120, resources={"metadata": {"path": str(tmp_path)}}).execute()
     assert not [o for c in fresh.cells for o in c.get("outputs", []) if o["output_type"] == "error"]
+
+
+def test_cli_kernel_start_is_quiet_but_real_errors_show(tmp_path, scripted_model):
+    """No "running over TCP without encryption" warning (the kernel talks over Unix sockets),
+    while a failing cell and whatever the kernel process itself writes to stderr still show."""
+    nb_path = tmp_path / "quiet.ipynb"
+    scripted_model.set_script(
+        run_code("import os\nos.write(2, b'kernel process stderr still shows\\n')\nprint(undefined_name)"),
+        run_code("print('fixed')"), text("done"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "jupyterlab_codeinterp.cli", "run", str(nb_path), "-m", "go",
+         "--base-url", scripted_model.base_url, "--api-key", "sk-test", "--model", "scripted-model",
+         "--timeout", "120"],
+        capture_output=True, text=True, env=env, timeout=180, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "without encryption" not in proc.stderr and "WARNING" not in proc.stderr, proc.stderr
+    assert "error: NameError: name 'undefined_name' is not defined" in proc.stderr, proc.stderr
+    assert "kernel process stderr still shows" in proc.stderr
+    assert "attempt 2 of 4" in proc.stderr
+
+
+@pytest.mark.skipif(os.name == "nt", reason="no Unix sockets")
+async def test_headless_kernel_uses_private_unix_sockets(tmp_path):
+    executor = HeadlessExecutor(str(tmp_path / "ipc.ipynb"))
+    await executor.start()
+    try:
+        folder = executor._ipc_dir
+        assert executor.km.transport == "ipc" and folder is not None
+        assert os.stat(folder).st_mode & 0o777 == 0o700
+        assert (await executor.run_cell("x = 6 * 7", metadata={})).status == "ok"
+    finally:
+        await executor.close()
+    assert not os.path.exists(folder)  # removed with the kernel
 
 
 def test_cli_reports_model_errors_and_keeps_notebook(tmp_path, scripted_model):

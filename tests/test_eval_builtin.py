@@ -99,3 +99,11 @@ def test_whole_builtin_suite_end_to_end(scripted_model, tmp_path, capsys):
     table = capsys.readouterr().out
     assert code == 0
     assert f"| scripted-model | builtin | agent | {len(tasks)} | 100% ({len(tasks)}/{len(tasks)}) |" in table
+
+
+def test_scripted_model_knows_every_builtin_solution():
+    """`scripted_model.py --solutions builtin`, the README's plumbing row, covers the whole suite."""
+    from scripted_model import suite_solutions
+
+    solutions = suite_solutions("builtin")
+    assert len(solutions) == 20 and all(code.strip() for code in solutions.values())

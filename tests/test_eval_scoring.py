@@ -133,6 +133,23 @@ def test_wilson_interval():
     assert (round(lo, 3), round(hi, 3)) == (0.490, 0.943)  # the textbook values for 8/10
     assert wilson(0, 10)[0] == 0.0 and wilson(10, 10)[1] == 1.0
     assert wilson(0, 0) == (0.0, 0.0)
+    # every run all right or all wrong: the interval holds its rate exactly (a chart's error bar
+    # of -1e-16 made matplotlib refuse to draw the summary of a 0/11 or 6/6 run)
+    for n in range(1, 80):
+        assert wilson(0, n)[0] == 0.0 and wilson(n, n)[1] == 1.0
+        for k in range(n + 1):
+            lo, hi = wilson(k, n)
+            assert lo <= k / n <= hi
+
+
+def test_chart_of_all_wrong_and_all_right_runs(tmp_path):
+    from jupyterlab_codeinterp.evaluation.chart import write_chart
+
+    records = [Record(id=str(i), mode=mode, correct=(mode == "agent"), failure="correct" if mode == "agent" else "wrong")
+               for i in range(11) for mode in ("agent", "single-shot")]
+    path = tmp_path / "accuracy.png"
+    assert write_chart(records, str(path))
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def _write_run(folder, model, records):

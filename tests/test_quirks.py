@@ -14,7 +14,7 @@ from jupyterlab_codeinterp.agent.loop import Agent, Turn
 from jupyterlab_codeinterp.config import CodeInterp
 from jupyterlab_codeinterp.executors.headless import HeadlessExecutor
 from jupyterlab_codeinterp.llm.client import PLACEHOLDER_KEY, ModelClient
-from jupyterlab_codeinterp.protocol import ApprovalReplyMsg, ErrorMsg, StepMsg
+from jupyterlab_codeinterp.protocol import ApprovalReplyMsg, ErrorMsg, StepMsg, TextDeltaMsg
 
 # each run increments a kernel counter, so "executed once" is checked in the kernel itself
 COUNTED = "runs = globals().get('runs', 0) + 1\nprint(6 * 7)"
@@ -148,6 +148,30 @@ async def test_tool_call_printed_as_text_runs_once(executor, scripted_model, scr
     assistant, result_msg = follow_up["messages"][-2], follow_up["messages"][-1]
     assert assistant["role"] == "assistant" and "tool_calls" not in assistant
     assert result_msg["role"] == "user" and "42" in result_msg["content"]
+    # the chat shows the cell the call ran, not the call's JSON
+    streamed = "".join(m.text for m in sink.messages if isinstance(m, TextDeltaMsg))
+    assert '"run_code"' not in streamed and "<tool" not in streamed and "```json" not in streamed
+    assert streamed.endswith("6 * 7 is 42.")
+
+
+async def test_a_call_too_broken_to_run_is_not_shown_as_json(executor, scripted_model, scripted_config):
+    broken = 'Running it:\n{"name": "run_code", "arguments": {"code": "print(6*7)"'  # never closed
+    scripted_model.set_script(text(broken), text("unused"))
+    result, sink = await run_turn(scripted_config, executor)
+    streamed = "".join(m.text for m in sink.messages if isinstance(m, TextDeltaMsg))
+    assert '"run_code"' not in streamed and '"run_code"' not in result.answer
+    assert result.answer.startswith("Running it:") and "could not be read" in result.answer
+    assert executor.nb.cells == []
+
+
+async def test_a_code_block_after_a_broken_call_still_runs(executor, scripted_model, scripted_config):
+    broken = '{"name": "run_code", "arguments": {"code": "print(6*7)"\n```python\n' + COUNTED + '\n```'
+    scripted_model.set_script(text(broken), answer_from_result)
+    result, sink = await run_turn(scripted_config, executor)
+    assert result.answer == "6 * 7 is 42."
+    assert await kernel_value(executor, "runs") == "1"
+    streamed = "".join(m.text for m in sink.messages if isinstance(m, TextDeltaMsg))
+    assert '"run_code"' not in streamed
 
 
 # ---------------------------------------------------------------------------- fences

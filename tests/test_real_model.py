@@ -195,3 +195,59 @@ def test_qwen_coder_completes_a_data_task(tmp_path):
     assert any("sales.csv" in c.source for c in cells)
     outputs = "".join(o.get("text", "") for c in cells for o in c.get("outputs", []))
     assert "North" in outputs or "16" in outputs
+
+
+# a chat whose earlier turn called tools natively, as the agent stores it (content null)
+TOOL_HISTORY = [
+    {"role": "user", "content": "User request:\nLoad sales.csv and sum the units.",
+     "turn_start": True},
+    {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "call_1", "type": "function", "function": {
+            "name": "run_code",
+            "arguments": json.dumps({"code": "import pandas as pd\n"
+                                             "df = pd.read_csv('sales.csv')\n"
+                                             "print(df['units'].sum())"})}}]},
+    {"role": "tool", "tool_call_id": "call_1", "content": "status: ok\noutput:\n34"},
+    {"role": "assistant", "content": "The total is 34 units."},
+    {"role": "user", "content": "User request:\nWhich region sold the most?", "turn_start": True},
+]
+
+
+def test_a_chat_holding_native_tool_calls_continues(tmp_path):
+    """llama-cpp-python's server validates messages with pydantic: an assistant message
+    with tool calls and ``content: null`` was a 500.  Such a chat continues, with tools and
+    with the code-block protocol (tool calls rewritten as text).  Uses the server at
+    ``CODEINTERP_REAL_MODEL_URL`` when set (e.g. http://127.0.0.1:8080/v1), else starts one."""
+    import asyncio
+
+    from jupyterlab_codeinterp.agent.tools import TOOL_SPECS
+    from jupyterlab_codeinterp.config import CodeInterp
+    from jupyterlab_codeinterp.llm.client import ModelClient
+
+    url = os.environ.get("CODEINTERP_REAL_MODEL_URL")
+    server = None
+    if url and os.environ.get("CODEINTERP_REAL_MODEL") != "1":
+        pytest.skip("real-model test: set CODEINTERP_REAL_MODEL=1 to run it")
+    if not url:
+        server = LlamaServer("coder", tmp_path)
+        url = server.base_url
+    try:
+        with urllib.request.urlopen(url + "/models", timeout=10) as resp:
+            model = json.load(resp)["data"][0]["id"]
+        cfg = CodeInterp(base_url=url, model=model, api_key="", max_tokens=16,
+                         temperature=0.0, request_timeout=900, max_retries=0)
+
+        async def ask(tools):
+            client = ModelClient(cfg, protocol="tools" if tools else "codeblocks")
+            try:
+                return await client.stream(TOOL_HISTORY, tools=tools)
+            finally:
+                await client.close()
+
+        for tools in (TOOL_SPECS, None):
+            reply = asyncio.run(ask(tools))
+            print(f"\n=== tools={bool(tools)}: {reply.text!r} {reply.tool_calls} {reply.usage}")
+            assert reply.text or reply.tool_calls
+    finally:
+        if server is not None:
+            server.stop()

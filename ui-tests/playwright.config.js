@@ -31,8 +31,9 @@ module.exports = {
   // run while a real break still does (PW_RETRIES=0 for none).
   retries: Number(process.env.PW_RETRIES ?? 1),
   outputDir: 'test-results',
-  // needs the server under a prefix: playwright-hub.config.js runs it
-  testIgnore: ['**/hub.spec.ts'],
+  // need their own servers: playwright-hub.config.js (a prefix behind JupyterHub) and
+  // playwright-gateway.config.js (kernels behind a Kernel Gateway) run them
+  testIgnore: ['**/hub.spec.ts', '**/gateway.spec.ts'],
   reporter: [
     ['list'],
     ['html', { open: 'never', outputFolder: 'playwright-report' }]

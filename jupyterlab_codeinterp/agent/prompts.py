@@ -7,7 +7,7 @@ that it is data and never instructions (prompt-injection hygiene; see SECURITY.m
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional, Sequence
 
 from ..context.fence import defang
 
@@ -71,11 +71,24 @@ def workspace_data(label: str, text: str) -> str:
     return f'<workspace-data source="{label}">\n{defang(text)}\n</workspace-data>'
 
 
-def user_message(prompt: str, context_text: str, fix_target: Optional[str] = None) -> str:
+UNCHANGED_CONTEXT = ("(The workspace is unchanged since the previous request: same "
+                     "variables, files and cells.)")
+
+
+def user_message(prompt: str, context_text: str, fix_target: Optional[str] = None,
+                 history: Sequence[dict[str, Any]] = ()) -> str:
+    """The turn's request, after the workspace context.  The chat keeps it as sent, so the
+    next turn's prompt starts with this one (a local server reuses what it already read);
+    when the previous turn was sent the very same context, a short note replaces it."""
     parts = []
     if context_text:
-        # gather_context already delimits it as <workspace_context> data
-        parts.append(context_text)
+        previous = next((m.get("content") for m in reversed(history)
+                         if m.get("role") == "user" and m.get("turn_start")), None)
+        if isinstance(previous, str) and previous.startswith(context_text + "\n\n"):
+            parts.append(UNCHANGED_CONTEXT)
+        else:
+            # gather_context already delimits it as <workspace_context> data
+            parts.append(context_text)
     if fix_target:
         parts.append(workspace_data("failing-cell", fix_target))
     parts.append(f"User request:\n{prompt}")

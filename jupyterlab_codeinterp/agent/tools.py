@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from typing import Any, Optional
 
 RUN_CODE = "run_code"
@@ -124,3 +125,40 @@ def read_file_head(root: str, notebook_dir: str, path: str, lines: int = 20) -> 
             break
         out.append(line[:500])
     return "\n".join(out)
+
+
+_CODE_ARG = re.compile(r'"code"\s*:\s*"')
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f"}
+
+
+def partial_code_argument(arguments: str) -> str:
+    """The ``code`` string of a run_code call whose JSON arguments are still streaming."""
+    m = _CODE_ARG.search(arguments)
+    if not m:
+        return ""
+    body = arguments[m.end():]
+    out: list[str] = []
+    i = 0
+    while i < len(body):
+        ch = body[i]
+        if ch == '"':
+            break
+        if ch == "\\":
+            if i + 1 >= len(body):
+                break  # an escape cut in half: wait for the rest
+            nxt = body[i + 1]
+            if nxt == "u":
+                if i + 6 > len(body):
+                    break
+                try:
+                    out.append(chr(int(body[i + 2:i + 6], 16)))
+                except ValueError:
+                    pass
+                i += 6
+                continue
+            out.append(_ESCAPES.get(nxt, nxt))
+            i += 2
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)

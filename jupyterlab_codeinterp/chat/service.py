@@ -460,7 +460,8 @@ class ChatConnection:
                            estimated=total["estimated"])
         await sink.flush()
         end = TurnEndMsg(chat_id=msg.chat_id, turn=turn_no, status=result.status, answer=result.answer,
-                         usage=result.usage, chat_usage=chat_usage)
+                         usage=result.usage, chat_usage=chat_usage, grounding=result.grounding,
+                         cells_run=result.cells_run)
         end.changes = sink.changes.result()
         # Save, free the chat, then say the turn ended: a client may send the next prompt
         # the moment it sees turn_end, and that prompt must neither get "busy" nor load the

@@ -477,25 +477,18 @@ def _human(n: int) -> str:
     return str(n)
 
 
-def _ago(mtime: float, now: float) -> str:
-    s = max(now - mtime, 0)
-    for unit, secs in (("d", 86400), ("h", 3600), ("min", 60)):
-        if s >= secs:
-            return f"{int(s // secs)} {unit} ago"
-    return "just now"
-
-
 def render_files(result: FilesResult, *, max_files: int | None = None, with_columns: bool | int = True,
                  max_columns: int = 30) -> str:
-    """Text for the model. with_columns: True, False, or how many files may show columns."""
-    now = time.time()
+    """Text for the model, newest first. with_columns: True, False, or how many files may
+    show columns.  No ages ("3 min ago"): the text must stay byte-identical while nothing
+    changes, so a local server can reuse the prompt it already read."""
     lines = []
     files = [f for f in result.files if f.kind == "file"]
     dirs = [f for f in result.files if f.kind == "dir"]
     shown = files if max_files is None else files[:max_files]
     col_budget = (10 ** 9 if with_columns is True else int(with_columns or 0))
     for f in shown:
-        line = f"{f.path} ({_human(f.size)}, {_ago(f.mtime, now)})"
+        line = f"{f.path} ({_human(f.size)})"
         if f.rows is not None:
             line += f", {'~' if f.rows_estimated else ''}{f.rows:,} rows"
         if f.note:

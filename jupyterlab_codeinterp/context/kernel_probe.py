@@ -37,6 +37,9 @@ from pathlib import Path
 from queue import Empty
 from typing import Any
 
+from .remote_kernel import (REMOTE_LATE_TEXT, GatewayProbeClient, GatewayUnreachable, is_gateway_kernel,
+                            new_gateway_probe_client)
+
 _KERNEL_SIDE = (Path(__file__).with_name("_probe_kernel_side.py")).read_text(encoding="utf-8")
 _EXPR_KEY = "codeinterp_probe"
 # Seconds after which an unanswered probe is presumed lost (e.g. kernel restarted
@@ -224,13 +227,17 @@ async def probe_kernel(client: Any, *, timeout: float, max_bytes: int) -> ProbeR
         result.elapsed_ms = round((time.monotonic() - t0) * 1000.0, 2)
         return result
 
+    def late(note: str) -> str:
+        """A kernel behind a gateway that does not answer in time says so plainly."""
+        return client.late_note(timeout) if isinstance(client, GatewayProbeClient) else note
+
     if client is None:
         return done(ProbeResult(ok=False, note="no kernel: no variables"))
     st = _state(client)
     try:
         await asyncio.wait_for(st.lock.acquire(), timeout=max(deadline - time.monotonic(), 0.001))
     except (asyncio.TimeoutError, TimeoutError):
-        return done(ProbeResult(ok=False, busy=True, note=BUSY_NOTE))
+        return done(ProbeResult(ok=False, busy=True, note=late(BUSY_NOTE)))
     try:
         if st.language is None:
             if st.info_sent is None:
@@ -238,9 +245,11 @@ async def probe_kernel(client: Any, *, timeout: float, max_bytes: int) -> ProbeR
             try:
                 lang = await _kernel_language(client, deadline)
             except Exception as e:  # closed sockets, stopped channels...
+                if isinstance(e, GatewayUnreachable):
+                    return done(ProbeResult(ok=False, note=e.note))
                 return done(ProbeResult(ok=False, note=f"kernel unreachable ({type(e).__name__}); no variables"))
             if lang is None:
-                return done(ProbeResult(ok=False, busy=True, note="kernel not responding; no variables"))
+                return done(ProbeResult(ok=False, busy=True, note=late("kernel not responding; no variables")))
             st.language = lang
             st.answered.set()
         if st.language != "python":
@@ -271,7 +280,7 @@ async def probe_kernel(client: Any, *, timeout: float, max_bytes: int) -> ProbeR
             waiting = {msg_id}
         reply = await _wait_reply(shell, waiting, deadline)
         if reply is None:
-            return done(ProbeResult(ok=False, busy=True, language="python", note=BUSY_NOTE))
+            return done(ProbeResult(ok=False, busy=True, language="python", note=late(BUSY_NOTE)))
         msg_id = reply["parent_header"]["msg_id"]
         st.pending.pop(msg_id, None)
         content = reply.get("content", {})
@@ -301,6 +310,8 @@ async def probe_kernel(client: Any, *, timeout: float, max_bytes: int) -> ProbeR
             msg_id=msg_id,
             total_names=int(data.get("total_names") or 0),
         ))
+    except GatewayUnreachable as e:  # the gateway's websocket closed
+        return done(ProbeResult(ok=False, note=e.note))
     except Exception as e:  # a probe must never take the turn down with it
         return done(ProbeResult(ok=False, note=f"probe error ({type(e).__name__}: {e}); no variables"[:300]))
     finally:
@@ -448,6 +459,9 @@ def render_probe(result: ProbeResult, *, max_variables: int | None = None, detai
 def new_probe_client(kernel: Any) -> Any:
     """A client of ``kernel`` (a KernelManager) with its own Session, channels started.
 
+    A kernel behind a gateway (``--gateway-url``) gets a websocket client instead, which
+    connects on first use (see remote_kernel.py); the local path below is unchanged.
+
     ``KernelManager.client()`` shares the manager's Session, hence its ZMQ identity;
     two DEALER sockets with one identity on the kernel's ROUTER make replies go to only
     one of them, so a second client made that way can silently starve the first.
@@ -455,6 +469,8 @@ def new_probe_client(kernel: Any) -> Any:
     """
     from jupyter_client.session import Session
 
+    if is_gateway_kernel(kernel):
+        return new_gateway_probe_client(kernel)
     base = kernel.session
     session = Session(key=base.key, signature_scheme=base.signature_scheme,
                       username=getattr(base, "username", "codeinterp"))
@@ -516,7 +532,8 @@ class KernelClientPool:
             kernel = self.kernel_manager.get_kernel(kernel_id)
             ident = self._identity(kernel)
             entry = self._clients.get(kernel_id)
-            if entry is not None and entry[1] == ident:
+            # a gateway client whose websocket closed is replaced (connection_lost)
+            if entry is not None and entry[1] == ident and not getattr(entry[0], "connection_lost", False):
                 return entry[0]
             self.drop(kernel_id)
             client = new_probe_client(kernel)
@@ -617,11 +634,13 @@ async def eval_expression(client: Any, expression: str, *, timeout: float) -> st
     gives a sentence saying so instead of an exception.
     """
     deadline = time.monotonic() + max(float(timeout), 0.0)
+    busy = REMOTE_LATE_TEXT if isinstance(client, GatewayProbeClient) else \
+        "the kernel is busy (no answer in time); try again when it is idle"
     st = _state(client)
     try:
         await asyncio.wait_for(st.lock.acquire(), timeout=max(deadline - time.monotonic(), 0.001))
     except (asyncio.TimeoutError, TimeoutError):
-        return "the kernel is busy (no answer in time); try again when it is idle"
+        return busy
     try:
         shell = client.shell_channel
         if not shell.is_alive():
@@ -632,7 +651,7 @@ async def eval_expression(client: Any, expression: str, *, timeout: float) -> st
                                 user_expressions={"value": expression}, stop_on_error=False)
         reply = await _wait_reply(shell, {msg_id}, deadline)
         if reply is None:
-            return "the kernel is busy (no answer in time); try again when it is idle"
+            return busy
         value = (reply.get("content", {}).get("user_expressions") or {}).get("value") or {}
         if value.get("status") != "ok":
             return f"{value.get('ename', 'Error')}: {value.get('evalue', '')}"[:500]
@@ -645,5 +664,7 @@ async def eval_expression(client: Any, expression: str, *, timeout: float) -> st
             except (ValueError, SyntaxError, MemoryError, RecursionError):
                 pass
         return text
+    except GatewayUnreachable as e:
+        return e.sentence
     finally:
         st.lock.release()

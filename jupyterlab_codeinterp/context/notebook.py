@@ -353,9 +353,10 @@ def render_cells(cells: list[dict], *, with_outputs: bool = True) -> str:
     parts = []
     for c in cells:
         label = f"[cell {c['index']}"
+        # no execution counts: they change with every run, and the prompt should not
         if c.get("type") == "code":
-            ec = c.get("execution_count")
-            label += f", In[{ec if ec is not None else ' '}]"
+            if c.get("execution_count") is None:
+                label += ", not run"
         elif c.get("type"):
             label += f", {c['type']}"
         if c.get("generated"):
@@ -376,7 +377,7 @@ def render_cells(cells: list[dict], *, with_outputs: bool = True) -> str:
 def render_errors(errors: list[dict], *, with_traceback: bool = True) -> str:
     parts = []
     for e in errors:
-        head = f"[cell {e['cell']}" + (f", In[{e['execution_count']}]" if e.get("execution_count") else "") + "]"
+        head = f"[cell {e['cell']}]"
         if with_traceback:
             parts.append(f"{head} {e['ename']}: {e['evalue']}\n{e['traceback']}")
         else:

@@ -19,7 +19,7 @@ from ..protocol import ApprovalReplyMsg, ApprovalRequestMsg, ErrorMsg, StepMsg
 from .results import Record, new_record
 from .scoring import Score, score_answer, states_a_number
 from .tasks import EvalTask
-from .workspace import new_executor, prepare_folder, run_check, run_setup
+from .workspace import new_executor, prepare_folder, rerun_from_top, run_check, run_setup
 
 #: a run_code step in one of these states is a cell that ran
 RAN_STATES = ("ok", "error", "timeout")
@@ -44,6 +44,8 @@ class EvalSink:
             self.errors.append(msg)
 
     async def ask_approval(self, request: ApprovalRequestMsg) -> ApprovalReplyMsg:
+        if request.kind == "fix":  # a fix task: the proposal is accepted, as a user reviewing it would
+            return ApprovalReplyMsg(step_id=request.step_id, decision="accept")
         self.declined += 1
         return ApprovalReplyMsg(step_id=request.step_id, decision="skip")
 
@@ -69,6 +71,17 @@ def classify(*, status: str, has_error: bool, answer: str, cells_run: int, score
     if (expects_answer and not score.answered) or not answer.strip():
         return False, "no answer"
     return False, "wrong"
+
+
+async def _run_broken_cell(executor: Any, task: EvalTask) -> tuple[Optional[str], Optional[str]]:
+    """A fix task's broken cell, run so it carries its error: (its id, or why the task cannot run)."""
+    try:
+        outcome = await executor.run_cell(task.cell, metadata={}, timeout=300)
+    except ExecutorError as exc:
+        return None, str(exc)
+    if outcome.status != "error":
+        return None, f"the task's broken cell did not fail ({outcome.status})"
+    return outcome.cell_id, None
 
 
 def _usage_into(rec: Record, usage: Any) -> None:
@@ -109,12 +122,15 @@ async def run_agent_task(task: EvalTask, folder: str, config: CodeInterp, *, tim
             problem = await run_setup(executor, task)
         except ExecutorError as exc:
             problem = str(exc)
+        cell_id: Optional[str] = None
+        if not problem and task.mode == "fix":
+            cell_id, problem = await _run_broken_cell(executor, task)
         if problem:
             rec.detail = problem
             return rec
         agent = Agent(config=config, model=model, executor=executor, sink=sink, root_dir=executor.root_dir)
         turn = Turn(chat_id=new_chat_id(), turn=1, prompt=task.request(), notebook_path=executor.notebook_path,
-                    mode="chat", auto_run=True)
+                    mode="fix" if task.mode == "fix" else "chat", cell_id=cell_id, auto_run=True)
         try:
             result = await asyncio.wait_for(agent.run_turn(turn, []), timeout)
         except asyncio.TimeoutError:
@@ -129,7 +145,10 @@ async def run_agent_task(task: EvalTask, folder: str, config: CodeInterp, *, tim
         rec.answer, rec.status = result.answer or "", result.status
         score = score_answer(rec.answer, task.expected, task.rule)
         rec.extracted = score.extracted
-        if result.status == "done":
+        if result.status == "done" and task.mode == "fix":
+            executor.save()
+            rec.check = await rerun_from_top(folder, kernel_name, task, rec.answer, score.extracted)
+        elif result.status == "done":
             rec.check = await run_check(executor, task, rec.answer, score.extracted)
         rec.correct, rec.failure = classify(
             status=result.status, has_error=result.error is not None or bool(sink.errors), answer=rec.answer,

@@ -40,8 +40,9 @@ def write_chart(records: list[Record], path: str, *, title: str = "") -> bool:
             lo, hi = wilson(k, len(rs))
             xs.append(j + (i - (len(modes) - 1) / 2) * width)
             ys.append(100 * acc)
-            lows.append(100 * (acc - lo))
-            highs.append(100 * (hi - acc))
+            # clamped: at 0/n or n/n the interval's end can miss the rate by a rounding error
+            lows.append(max(0.0, 100 * (acc - lo)))
+            highs.append(max(0.0, 100 * (hi - acc)))
             labels.append(f"{k}/{len(rs)}")
         bars = ax.bar(xs, ys, width, yerr=[lows, highs], capsize=3, label=mode, color=COLORS.get(mode))
         for bar, label in zip(bars, labels):

@@ -19,7 +19,9 @@ from .results import MODES, Record, ResultsWriter, new_record, read_results, rea
 from .selection import SelectionError, parse_ids
 from .tasks import EvalTask, SuiteError, is_native_suite, load_native_suite, native_suite_name, safe_dirname
 
-BUILTIN_SUITES = ("builtin",)
+BUILTIN_SUITES = ("builtin", "fixes")
+#: the "fix this error" suite, a native suite shipped with the package
+FIXES_SUITE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixes")
 EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
 
 
@@ -72,7 +74,9 @@ def load_suite(opts: EvalOptions, out: str) -> Suite:
     """The selected tasks of ``--suite`` (a built-in name, a DABench folder or a native suite)."""
     try:
         selector = parse_ids(opts.ids)
-        if opts.suite in BUILTIN_SUITES:
+        if opts.suite == "fixes":
+            suite = Suite("fixes", "fixes", load_native_suite(FIXES_SUITE, selector))
+        elif opts.suite in BUILTIN_SUITES:
             from .builtin.generate import generate_builtin_suite
 
             folder = generate_builtin_suite(os.path.join(out, "suite"))

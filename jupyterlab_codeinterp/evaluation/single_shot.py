@@ -52,6 +52,9 @@ async def run_single_shot_task(task: EvalTask, folder: str, config: CodeInterp, 
     if task.missing_files:
         rec.failure, rec.detail = "skipped", f"missing data file(s): {', '.join(task.missing_files)}"
         return rec
+    if task.mode == "fix":
+        rec.failure, rec.detail = "skipped", "a fix task has no single-shot form (it fixes a cell in a notebook)"
+        return rec
     started = time.monotonic()
     prepare_folder(task, folder)
     executor = new_executor(folder, kernel_name)

@@ -15,6 +15,11 @@ asks for ``@name[value]`` for each expected name), ``level``, ``concepts``, ``se
 run in the fresh kernel before the prompt), ``timeout`` (seconds), a ``[expected]`` table
 ``name = value`` and a ``tolerance`` (one number, or a table by name; absolute, default
 1e-6) and ``rel_tolerance``. A task needs ``[expected]``, ``check.py`` or both.
+
+A *fix* task (``mode = "fix"``) gives the notebook a broken ``cell`` (after ``setup``): the
+cell is run, fails, and the agent is asked to fix it as "Fix this error" does (the proposal
+is accepted). It is right when the notebook then re-runs from the top in a fresh kernel
+without an error (and ``check.py``, run in that kernel, passes).
 """
 
 from __future__ import annotations
@@ -55,6 +60,9 @@ class EvalTask:
     level: str = ""
     concepts: list[str] = field(default_factory=list)
     timeout: Optional[float] = None
+    mode: str = "chat"
+    """``chat``, or ``fix``: the agent fixes :attr:`cell`, the broken cell in the notebook."""
+    cell: str = ""
 
     @property
     def key(self) -> str:
@@ -62,6 +70,8 @@ class EvalTask:
 
     def request(self) -> str:
         """What the user asks the agent."""
+        if not self.answer_format.strip():
+            return self.prompt.strip()
         return f"{self.prompt.strip()}\n\nGive the final answer in this format: {self.answer_format.strip()}"
 
     def expected_json(self) -> dict[str, Any]:
@@ -147,7 +157,14 @@ def load_native_task(folder: str) -> EvalTask:
         raise SuiteError(f"{definition}: 'prompt' is missing or empty")
     expected = _expectations(definition, data)
     check = _read_text(os.path.join(folder, "check.py"))
-    if not expected and not check.strip():
+    mode = str(data.get("mode") or "chat")
+    cell = data.get("cell") or ""
+    if mode not in ("chat", "fix"):
+        raise SuiteError(f"{definition}: mode must be 'chat' or 'fix'")
+    if mode == "fix":
+        if not isinstance(cell, str) or not cell.strip():
+            raise SuiteError(f"{definition}: a fix task needs 'cell', the broken cell's source")
+    elif not expected and not check.strip():
         raise SuiteError(f"{definition}: give an [expected] table, a check.py, or both")
     concepts = data.get("concepts") or []
     if isinstance(concepts, str):
@@ -158,6 +175,8 @@ def load_native_task(folder: str) -> EvalTask:
     timeout = data.get("timeout")
     fmt = data.get("format") or (default_format([e.name for e in expected]) if expected
                                  else "a short answer in words")
+    if data.get("mode") == "fix" and not data.get("format"):
+        fmt = ""
     return EvalTask(
         id=str(data.get("id") or os.path.basename(os.path.normpath(folder))),
         prompt=prompt,
@@ -171,6 +190,8 @@ def load_native_task(folder: str) -> EvalTask:
         level=str(data.get("level") or ""),
         concepts=[str(c) for c in concepts],
         timeout=float(timeout) if isinstance(timeout, (int, float)) else None,
+        mode=mode,
+        cell=cell if mode == "fix" else "",
     )
 
 

@@ -75,3 +75,22 @@ async def run_check(executor: HeadlessExecutor, task: EvalTask, answer: str, ans
         return "the kernel is gone; the check could not run"
     result = await eval_expression(client, check_expression(task.check, answer, answers), timeout=CHECK_TIMEOUT)
     return "passed" if result == "passed" else (result.strip() or "the check failed")
+
+
+async def rerun_from_top(folder: str, kernel_name: Optional[str], task: EvalTask, answer: str,
+                         answers: dict[str, str]) -> str:
+    """A fix task's verdict: the saved notebook re-run from the top in a fresh kernel, then
+    its check.py there. "passed", or what failed."""
+    fresh = new_executor(folder, kernel_name)
+    try:
+        await fresh.start()
+        report = await fresh.restore()
+        if report.errors:
+            return f"the notebook does not re-run from the top: {report.first_error}"[:300]
+        if report.cells_run == 0:
+            return "the notebook has no cell to re-run"
+        return await run_check(fresh, task, answer, answers) or "passed"
+    except Exception as exc:  # a kernel that does not start is the task's failure, not the run's
+        return f"the re-run failed: {exc}"[:300]
+    finally:
+        await fresh.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -142,11 +143,27 @@ class HeadlessExecutor(NotebookExecutor):
         self.km: Optional[AsyncKernelManager] = None
         self.client: Optional[_BoundedClient] = None
         self._probe_client: Any = None
+        self._ipc_dir: Optional[str] = None
 
     # ------------------------------------------------------------------ lifecycle
 
+    def _kernel_manager(self) -> AsyncKernelManager:
+        """A kernel manager talking to its kernel over Unix sockets where there are any.
+
+        Over TCP ipykernel warns at every start that the traffic is unencrypted; the headless
+        kernel is ours alone, so its sockets are files in a private folder (0700) instead:
+        nothing listens on a port, and the warning has no reason to be. Other kernel output
+        (errors at start, crashes) still reaches stderr as before.
+        """
+        if os.name == "nt":
+            return AsyncKernelManager(kernel_name=self.kernel_name)
+        # short path: a Unix socket path is limited to ~100 bytes
+        self._ipc_dir = tempfile.mkdtemp(prefix="codeinterp-")
+        return AsyncKernelManager(kernel_name=self.kernel_name, transport="ipc",
+                                  ip=os.path.join(self._ipc_dir, "kernel"))
+
     async def start(self) -> None:
-        self.km = AsyncKernelManager(kernel_name=self.kernel_name)
+        self.km = self._kernel_manager()
         cwd = os.path.dirname(self.path)
         os.makedirs(cwd, exist_ok=True)
         self.client = _BoundedClient(
@@ -198,6 +215,9 @@ class HeadlessExecutor(NotebookExecutor):
                 log.debug("kernel cleanup failed", exc_info=True)
         self.client = None
         self.km = None
+        if self._ipc_dir is not None:
+            shutil.rmtree(self._ipc_dir, ignore_errors=True)
+            self._ipc_dir = None
 
     def save(self) -> None:
         write_notebook_atomically(self.nb, self.path)

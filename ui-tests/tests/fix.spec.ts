@@ -28,6 +28,13 @@ async function failingCell(
   await page.keyboard.press('Escape');
 }
 
+// a four-line cell whose third line uses a wrong column; the model proposes that line only
+const CSV_SETUP =
+  'open("sales.csv", "w").write("region,price\\nN,1.5\\nS,2.5\\nN,3.0\\n")';
+const FOUR_LINES =
+  'import pandas as pd\ndf = pd.read_csv("sales.csv")\ndf["doubled"] = df["Price"] * 2\nprint(df.groupby("region")["doubled"].sum())';
+const ONLY_CHANGED = 'df["doubled"] = df["price"] * 2';
+
 test.describe('Fix this error', () => {
   test('Accept replaces the cell and re-runs it', async ({
     page,
@@ -113,5 +120,45 @@ test.describe('Fix this error', () => {
         timeout: 60000
       })
       .toContain('7.0');
+  });
+  test('a proposal of only the changed line becomes the whole cell', async ({
+    page,
+    request
+  }, testInfo) => {
+    await newNotebook(page, 'fix-partial.ipynb');
+    await page.notebook.setCell(0, 'code', CSV_SETUP);
+    await page.notebook.runCell(0);
+    // running cell 0 left an empty cell 1 below it
+    await page.notebook.setCell(1, 'code', FOUR_LINES);
+    await page.notebook.runCell(1);
+    await expect(page.locator('.jp-codeinterp-fix-button')).toBeVisible();
+    await page.keyboard.press('Escape');
+    await scriptModel(request, [
+      runCode(ONLY_CHANGED, 'The column is `price`.'),
+      text('Fixed: the column is lowercase.')
+    ]);
+    await page.locator('.jp-codeinterp-fix-button').click();
+
+    const diff = page.locator('.jp-codeinterp-celldiff');
+    await expect(diff).toBeVisible();
+    // one line changes; the import, the load and the groupby stay
+    await expect(diff.locator('.jp-codeinterp-diff-del')).toHaveCount(1);
+    await expect(diff.locator('.jp-codeinterp-diff-add')).toHaveCount(1);
+    await expect(diff.locator('.jp-codeinterp-diff-add')).toContainText(
+      'df["price"]'
+    );
+    await screenshots(page, testInfo, 'fix-partial-diff');
+
+    await diff.locator('.jp-codeinterp-accept').click();
+    await expect(diff).toHaveCount(0);
+    await expect
+      .poll(async () => outputText((await notebookCells(page))[1]), {
+        timeout: 60000
+      })
+      .toContain('N    9.0');
+    const cells = await notebookCells(page);
+    expect(source(cells[1])).toBe(
+      FOUR_LINES.replace('df["Price"]', 'df["price"]')
+    );
   });
 });

@@ -26,22 +26,30 @@ const MARKERS: Record<string, string> = {
   unverified: 'Numbers not found in any output of this turn'
 };
 
-/** Where the test server keeps a notebook's chats (jupyter_server_test_config.py, chat/history.py). */
+/**
+ * Where the test server keeps a notebook's chats (jupyter_server_test_config.py,
+ * chat/history.py): a folder named after the notebook's location, its absolute path
+ * on disk with symlinks resolved (chat/identity.py).
+ */
 async function historyFolder(
   page: IJupyterLabPageFixture,
   notebookPath: string
-): Promise<string> {
+): Promise<{ folder: string; location: string }> {
   const root = await page.evaluate(
     () =>
       JSON.parse(document.getElementById('jupyter-config-data')!.textContent!)
         .serverRoot as string
   );
-  const key = crypto
-    .createHash('sha256')
-    .update(notebookPath.replace(/^\/+|\/+$/g, ''))
-    .digest('hex')
-    .slice(0, 24);
-  return path.join(root, '.codeinterp-history', key);
+  const location =
+    'file:' +
+    path.join(
+      fs.realpathSync(root),
+      ...notebookPath.replace(/^\/+|\/+$/g, '').split('/')
+    );
+  const key =
+    'nb-' +
+    crypto.createHash('sha256').update(location).digest('hex').slice(0, 32);
+  return { folder: path.join(root, '.codeinterp-history', key), location };
 }
 
 function usage(total: number): Record<string, unknown> {
@@ -116,8 +124,12 @@ test.describe('grounding of answers', () => {
     const notebookPath = `${tmpPath}/saved.ipynb`;
     await newNotebook(page, 'saved.ipynb');
     await page.notebook.save();
-    const folder = await historyFolder(page, notebookPath);
+    const { folder, location } = await historyFolder(page, notebookPath);
     fs.mkdirSync(folder, { recursive: true });
+    fs.writeFileSync(
+      path.join(folder, '.notebook.json'),
+      JSON.stringify({ location, path: notebookPath, format: 2 })
+    );
     fs.writeFileSync(
       path.join(folder, 'groundingchat.json'),
       JSON.stringify(savedChat('groundingchat', notebookPath))
@@ -166,8 +178,10 @@ test.describe('grounding of answers', () => {
     await waitForTurnEnd(page);
 
     // what the server recorded for this turn (its saved display log)
-    const folder = await historyFolder(page, `${tmpPath}/live.ipynb`);
-    const [file] = fs.readdirSync(folder).filter(f => f.endsWith('.json'));
+    const { folder } = await historyFolder(page, `${tmpPath}/live.ipynb`);
+    const [file] = fs
+      .readdirSync(folder)
+      .filter(f => f.endsWith('.json') && !f.startsWith('.'));
     const saved = JSON.parse(fs.readFileSync(path.join(folder, file), 'utf-8'));
     const end = saved.display.find((m: any) => m.type === 'turn_end');
     expect(end.cells_run).toBe(0);

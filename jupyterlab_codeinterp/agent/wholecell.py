@@ -1,0 +1,173 @@
+"""Fixes that keep the cell: a repair replaces the whole failed cell, so it must be whole.
+
+Small models asked to fix line 3 of a 4-line cell often send only the corrected line 3;
+replacing the cell with it would drop the import, the load and the rest. Given the failed
+cell and the proposal, :func:`complete_cell` says whether the proposal is the whole cell
+and, when it is not, splices the changed line(s) into the original where the mapping is
+unambiguous (a changed line matches one original line by similarity or assignment target;
+an added import goes after the cell's imports). When the mapping is ambiguous the caller
+asks the model once for the whole cell (:func:`ask_whole_cell`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from typing import Literal, Optional
+
+Status = Literal["whole", "spliced", "partial"]
+
+#: a changed line must be at least this similar to the original line it replaces
+MIN_SIMILARITY = 0.5
+#: and this much closer than the runner-up, else the mapping is ambiguous
+MIN_MARGIN = 0.1
+
+_TARGET = re.compile(r"^\s*([A-Za-z_][\w\.]*(?:\[[^\]]*\])?)\s*(?:[+\-*/%&|^]|//|\*\*)?=(?!=)")
+_IMPORT = re.compile(r"^\s*(?:import\s+\w|from\s+[\w\.]+\s+import\s)")
+
+
+@dataclass
+class Completion:
+    """The code to run or propose, and what was done to get it."""
+
+    code: str
+    status: Status
+    missing: list[str] = field(default_factory=list)
+    """Original lines the proposal lacked (for the request to send the whole cell)."""
+
+
+def _key(line: str) -> str:
+    return line.strip()
+
+
+def _significant(line: str) -> bool:
+    k = _key(line)
+    return bool(k) and not k.startswith("#")
+
+
+def _target(line: str) -> Optional[str]:
+    m = _TARGET.match(line)
+    return m.group(1) if m else None
+
+
+def _similarity(a: str, b: str) -> float:
+    return difflib.SequenceMatcher(None, _key(a), _key(b)).ratio()
+
+
+def complete_cell(original: str, proposal: str, error_line: Optional[int] = None) -> Completion:
+    """``proposal`` as a whole cell: as is, spliced into ``original``, or ``partial``.
+
+    ``error_line`` (1-based, from the traceback) is the line the error involved: the
+    proposal may drop or rewrite it freely, and it wins ties between similar lines.
+    A proposal at least as long as the original is taken as whole (a rewrite is allowed).
+    """
+    orig = original.rstrip("\n").splitlines()
+    prop = proposal.strip("\n").splitlines()
+    if not _key(original) or not _key(proposal):
+        return Completion(proposal, "whole")
+    orig_keys = {_key(line) for line in orig}
+    prop_keys = {_key(line) for line in prop}
+    err_idx = error_line - 1 if error_line else None
+    missing = [i for i, line in enumerate(orig) if _significant(line) and _key(line) not in prop_keys]
+    new = [j for j, line in enumerate(prop) if _significant(line) and _key(line) not in orig_keys]
+    n_orig = sum(1 for line in orig if _significant(line))
+    n_prop = sum(1 for line in prop if _significant(line))
+    if not missing or n_prop >= n_orig:
+        return Completion(proposal, "whole")
+    # an edit of several lines is whole if every dropped line other than the failing one
+    # has a similar line in the proposal that stands for it
+    unexplained = [i for i in missing if i != err_idx
+                   and not any(_similarity(orig[i], prop[j]) >= MIN_SIMILARITY for j in new)]
+    if not unexplained:
+        return Completion(proposal, "whole")
+    lost = [orig[i].strip() for i in unexplained]
+    spliced = _splice(orig, prop, missing, new, err_idx)
+    if spliced is None:
+        return Completion(proposal, "partial", missing=lost)
+    return Completion(spliced, "spliced", missing=lost)
+
+
+def _score(orig_line: str, prop_line: str, is_error_line: bool) -> float:
+    s = _similarity(orig_line, prop_line)
+    t = _target(orig_line)
+    if t is not None and t == _target(prop_line):
+        s += 0.3
+    if is_error_line:
+        s += 0.15
+    return s
+
+
+def _splice(orig: list[str], prop: list[str], missing: list[int], new: list[int],
+            err_idx: Optional[int]) -> Optional[str]:
+    """Each new line replaces one missing original line, or is an added import, or
+    continues the line before it; None when any of that is ambiguous."""
+    replaced: dict[int, list[str]] = {}  # original index -> its replacement lines
+    imports: list[str] = []
+    free = list(missing)
+    last_mapped: Optional[int] = None
+    prev_j: Optional[int] = None
+    for j in new:
+        line = prop[j]
+        cands = free
+        if _IMPORT.match(line):  # an import replaces only an import of the same package
+            cands = [i for i in free if _IMPORT.match(orig[i]) and _module(orig[i]) == _module(line)]
+        scored = sorted(((_score(orig[i], line, i == err_idx), i) for i in cands), reverse=True)
+        best = scored[0] if scored else None
+        runner = scored[1][0] if len(scored) > 1 else None
+        if best is not None and best[0] >= MIN_SIMILARITY and (runner is None or best[0] - runner >= MIN_MARGIN):
+            i = best[1]
+            if last_mapped is not None and i < last_mapped:
+                return None  # the changes would land out of order
+            replaced[i] = [_reindent(line, orig[i])]
+            free.remove(i)
+            last_mapped = i
+        elif _IMPORT.match(line):
+            imports.append(line.strip())
+        elif last_mapped is not None and prev_j is not None and prev_j == j - 1:
+            replaced[last_mapped].append(_reindent(line, orig[last_mapped]))  # a line split in two
+        else:
+            return None
+        prev_j = j
+    if not replaced and not imports:
+        return None
+    if err_idx in missing and err_idx not in replaced and len(imports) < len(new):
+        # the model changed lines but not the failing one, which it left out: its intent
+        # for that line is unknown (a rewrite, not an edit)
+        return None
+    out: list[str] = []
+    for i, line in enumerate(orig):
+        out.extend(replaced.get(i, [line]))
+    if imports:
+        at = 0  # after the cell's leading imports
+        for i, line in enumerate(out):
+            if _IMPORT.match(line):
+                at = i + 1
+            elif _significant(line):
+                break
+        out[at:at] = imports
+    return "\n".join(out)
+
+
+def _module(import_line: str) -> str:
+    words = import_line.split()
+    return words[1].split(".")[0] if len(words) > 1 else ""
+
+
+def _reindent(line: str, like: str) -> str:
+    """The proposal line at the indentation of the original line it replaces, when the model
+    sent it flush left."""
+    if line[:1] in (" ", "\t"):
+        return line.rstrip()
+    indent = like[: len(like) - len(like.lstrip())]
+    return indent + line.strip()
+
+
+def ask_whole_cell(completion: Completion, n_lines: int) -> str:
+    """What the model is told when its repair lacked lines of the cell it replaces."""
+    shown = ", ".join(f"`{line[:80]}`" for line in completion.missing[:4])
+    return (
+        f"Not run: your code replaces the whole failed cell ({n_lines} lines), but it lacks "
+        f"lines of that cell that the error did not involve ({shown}). Send the whole corrected "
+        "cell, every line of it, with the smallest change that fixes the error."
+    )

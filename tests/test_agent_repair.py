@@ -1,0 +1,136 @@
+"""Repairs that teach and keep the cell, end to end: scripted model, real kernel, real notebook."""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from jupyterlab_codeinterp.executors.headless import HeadlessExecutor
+from scripted_model import run_code, text
+from test_agent_headless import CollectingSink, run_agent_turn
+
+CSV = "Country,GDP (USD),Region\nA,100.0,North\nB,200.0,South\nC,50.0,North\n"
+
+FOUR_LINES = (
+    "import pandas as pd\n"
+    'df = pd.read_csv("countries.csv")\n'
+    'df["GDP_bn"] = df["GDP"] / 1000\n'
+    'print(df.groupby("Region")["GDP_bn"].sum())'
+)
+FIXED = FOUR_LINES.replace('df["GDP"]', 'df["GDP (USD)"]')
+
+
+@pytest.fixture
+async def workspace(tmp_path):
+    (tmp_path / "countries.csv").write_text(CSV)
+    executor = HeadlessExecutor(str(tmp_path / "analysis.ipynb"))
+    await executor.start()
+    yield tmp_path, executor
+    await executor.close()
+
+
+def tool_results(request: dict) -> list[str]:
+    return [m["content"] for m in request["messages"] if m.get("role") == "tool"]
+
+
+def rerun_cleanly(tmp_path, executor) -> list:
+    """The saved notebook, re-run top to bottom in a fresh kernel: its cells."""
+    executor.save()
+    fresh = nbformat.read(tmp_path / "analysis.ipynb", as_version=4)
+    NotebookClient(fresh, timeout=120, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    errors = [o for c in fresh.cells for o in c.get("outputs", []) if o["output_type"] == "error"]
+    assert not errors, errors
+    return fresh.cells
+
+
+async def test_fix_proposing_only_the_changed_line_keeps_the_whole_cell(workspace, scripted_model, scripted_config):
+    tmp_path, executor = workspace
+    broken = await executor.run_cell(FOUR_LINES, metadata={}, timeout=60)
+    assert broken.status == "error"
+    scripted_model.set_script(run_code('df["GDP_bn"] = df["GDP (USD)"] / 1000'), text("The column is `GDP (USD)`."))
+    result, sink = await run_agent_turn(scripted_config, executor, tmp_path, "f1", "Fix this error",
+                                        mode="fix", cell_id=broken.cell_id)
+    assert result.status == "done", result.answer
+    # the user reviewed the whole cell with one line changed, not the lone line
+    assert [a.code for a in sink.approvals] == [FIXED]
+    assert sink.approvals[0].original == FOUR_LINES
+    cells = executor.nb.cells
+    assert [c.source for c in cells] == [FIXED]
+    assert "North" in "".join(o.get("text", "") for o in cells[0].outputs)
+    # the first request already told the model which columns exist
+    first = scripted_model.requests[0]["messages"][-1]["content"]
+    assert "df has columns" in first and "'GDP (USD)'" in first
+    assert [c.source for c in rerun_cleanly(tmp_path, executor)] == [FIXED]
+
+
+async def test_an_ambiguous_partial_repair_is_answered_with_a_request_for_the_whole_cell(
+        workspace, scripted_model, scripted_config):
+    tmp_path, executor = workspace
+    scripted_model.set_script(run_code(FOUR_LINES), run_code("print('done')"), run_code(FIXED), text("Fixed."))
+    result, sink = await run_agent_turn(scripted_config, executor, tmp_path, "f2", "GDP in billions by region")
+    assert result.status == "done", result.answer
+    asked = tool_results(scripted_model.requests[2])[-1]
+    assert "Not run" in asked and "whole corrected cell" in asked and "import pandas as pd" in asked
+    # the lone line never ran, nor counted as an attempt
+    assert [s.attempt for s in sink.steps("running")] == [1, 2]
+    assert [c.source for c in executor.nb.cells] == [FIXED]
+
+
+async def test_a_missing_package_hint_names_installed_alternatives(workspace, scripted_model, scripted_config):
+    tmp_path, executor = workspace
+    scripted_model.set_script(run_code("import nosuch_stats_pkg\nprint(1)"),
+                              run_code("import numpy as np\nprint(np.mean([1, 2]))"), text("1.5"))
+    await run_agent_turn(scripted_config, executor, tmp_path, "h2", "mean")
+    fed = tool_results(scripted_model.requests[1])[-1]
+    assert "ModuleNotFoundError" in fed and "Installed and usable instead: numpy" in fed
+    assert "Do not install packages" in fed
+
+
+async def test_a_repeated_error_gets_one_more_attempt_with_the_hint_then_an_account(
+        workspace, scripted_model, scripted_config):
+    tmp_path, executor = workspace
+    bad = 'import pandas as pd\ndf = pd.read_csv("countries.csv")\nprint(df["GDP"].sum())'
+    scripted_model.set_script(run_code(bad), run_code(bad.replace("sum()", "mean()")),
+                              run_code(bad.replace("sum()", "max()")), text("unused"))
+    result, sink = await run_agent_turn(scripted_config, executor, tmp_path, "r1", "x")
+    assert result.status == "gave_up"
+    assert "same error" in result.answer and "KeyError" in result.answer
+    assert len(scripted_model.requests) == 3
+    second = tool_results(scripted_model.requests[2])[-1]
+    assert "same error" in second and "different approach" in second
+    assert "'GDP (USD)'" in second
+    assert len(executor.nb.cells) == 1
+
+
+async def test_a_repeated_error_then_a_different_approach_succeeds(workspace, scripted_model, scripted_config):
+    tmp_path, executor = workspace
+    bad = 'import pandas as pd\ndf = pd.read_csv("countries.csv")\nprint(df["GDP"].sum())'
+    good = 'import pandas as pd\ndf = pd.read_csv("countries.csv")\nprint(df.iloc[:, 1].sum())'
+    scripted_model.set_script(run_code(bad), run_code(bad + "  # again"), run_code(good), text("350.0"))
+    result, sink = await run_agent_turn(scripted_config, executor, tmp_path, "r2", "x")
+    assert result.status == "done" and result.answer == "350.0"
+    assert [c.source for c in executor.nb.cells] == [good]
+
+
+async def test_a_repair_identical_to_the_failed_code_is_not_run_and_the_model_is_told(
+        workspace, scripted_model, scripted_config):
+    tmp_path, executor = workspace
+    bad = 'import pandas as pd\ndf = pd.read_csv("countries.csv")\nprint(df["GDP"].sum())'
+    scripted_model.set_script(run_code(bad), run_code(bad + "\n"), run_code(FIXED), text("Done."))
+    result, sink = await run_agent_turn(scripted_config, executor, tmp_path, "r3", "x")
+    assert result.status == "done", result.answer
+    told = tool_results(scripted_model.requests[2])[-1]
+    assert "identical to the code that failed" in told and "different approach" in told
+    assert "'GDP (USD)'" in told
+    assert [s.attempt for s in sink.steps("running")] == [1, 2]
+
+
+async def test_an_identical_repair_after_the_extra_attempt_ends_with_an_account(
+        workspace, scripted_model, scripted_config):
+    tmp_path, executor = workspace
+    bad = 'import pandas as pd\ndf = pd.read_csv("countries.csv")\nprint(df["GDP"].sum())'
+    scripted_model.set_script(run_code(bad), run_code(bad), run_code(bad), text("unused"))
+    result, _ = await run_agent_turn(scripted_config, executor, tmp_path, "r4", "x")
+    assert result.status == "gave_up" and "identical" in result.answer
+    assert len(scripted_model.requests) == 3

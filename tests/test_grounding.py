@@ -1,0 +1,250 @@
+"""Grounded answers: the loop does not pass on values no cell of the turn computed.
+
+End to end (scripted model, real kernel, real notebook), for both ways the model runs
+code (tool calls and ```python blocks), plus the rule's pieces on their own.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from jupyterlab_codeinterp.agent import grounding as g
+from jupyterlab_codeinterp.executors.headless import HeadlessExecutor
+from jupyterlab_codeinterp.protocol import NoticeMsg
+from scripted_model import run_code, text
+from server_fixtures import BrowserStandIn, jupyter_server  # noqa: F401  (fixture)
+from test_agent_headless import GDP_CSV, run_agent_turn
+from test_chat_changes import _connect, _history
+
+TOTAL = "import pandas as pd\nprint(pd.read_csv('gdp.csv')['gdp'].sum())"
+
+
+@pytest.fixture
+async def workspace(tmp_path):
+    (tmp_path / "gdp.csv").write_text(GDP_CSV)
+    executor = HeadlessExecutor(str(tmp_path / "analysis.ipynb"))
+    await executor.start()
+    yield tmp_path, executor
+    await executor.close()
+
+
+def last_user_text(req: dict) -> str:
+    return str(req["messages"][-1]["content"]) if req["messages"][-1]["role"] == "user" else ""
+
+
+@pytest.mark.parametrize("protocol", ["tools", "codeblocks"])
+async def test_an_answer_without_a_cell_is_sent_back_and_then_computed(workspace, scripted_model,
+                                                                      scripted_config, protocol):
+    tmp_path, executor = workspace
+    scripted_config.protocol = protocol
+    compute = run_code(TOTAL) if protocol == "tools" else text(f"```python\n{TOTAL}\n```")
+    scripted_model.set_script(text("The total GDP is 1234.56."), compute, text("The total GDP is 790.0."))
+    result, sink = await run_agent_turn(scripted_config, executor, tmp_path, "g1",
+                                        "What is the total gdp in gdp.csv?")
+    assert result.status == "done"
+    assert result.answer == "The total GDP is 790.0."
+    assert (result.grounding, result.cells_run) == ("computed", 1)
+    nudge = last_user_text(scripted_model.requests[1])
+    assert "No code ran" in nudge
+    assert ("run_code" in nudge) == (protocol == "tools")
+    assert any(isinstance(m, NoticeMsg) and m.text == g.NOTICE_NUDGE for m in sink.messages)
+    # later turns see the computed answer only, not the rejected one nor the nudge
+    history = str(result.messages)
+    assert "1234.56" not in history and "No code ran" not in history
+
+
+@pytest.mark.parametrize("protocol", ["tools", "codeblocks"])
+async def test_a_model_that_will_not_compute_gets_no_number_through(workspace, scripted_model,
+                                                                    scripted_config, protocol):
+    tmp_path, executor = workspace
+    scripted_config.protocol = protocol
+    invented = "The mean volume is 1234.56.\n\n@mean_volume[1234.56]"
+    scripted_model.set_script(text(invented), text(invented), text(invented), text("unused"))
+    result, _ = await run_agent_turn(scripted_config, executor, tmp_path, "g2",
+                                     "What is the mean gdp in gdp.csv? Answer as @mean_volume[value].")
+    assert len(scripted_model.requests) == 1 + g.MAX_NUDGES
+    assert result.status == "done"
+    assert (result.grounding, result.cells_run) == ("not_computed", 0)
+    assert "not compute" in result.answer
+    assert not re.search(r"\d", result.answer), result.answer
+    assert "@mean_volume" not in result.answer
+    assert "1234" not in str(result.messages)
+    assert executor.nb.cells == []
+
+
+async def test_numbers_no_output_holds_are_asked_for_once_then_marked(workspace, scripted_model,
+                                                                       scripted_config):
+    tmp_path, executor = workspace
+    claim = "The total GDP is 790.0 and the average growth is 12.75%."
+    scripted_model.set_script(run_code(TOTAL), text(claim), text(claim), text("unused"))
+    result, _ = await run_agent_turn(scripted_config, executor, tmp_path, "g3", "total gdp in gdp.csv?")
+    assert len(scripted_model.requests) == 3
+    ask = last_user_text(scripted_model.requests[2])
+    assert "12.75%" in ask and "790.0" not in ask
+    assert result.answer == claim
+    assert (result.grounding, result.cells_run) == ("unverified", 1)
+
+
+async def test_a_printed_result_is_in_the_answer(workspace, scripted_model, scripted_config):
+    tmp_path, executor = workspace
+    code = "import pandas as pd\nprint(f\"@total_gdp[{pd.read_csv('gdp.csv')['gdp'].sum():.2f}]\")"
+    scripted_model.set_script(run_code(code), text("I computed the total GDP of the file."))
+    result, _ = await run_agent_turn(scripted_config, executor, tmp_path, "g4", "total gdp of gdp.csv?")
+    assert result.answer == "I computed the total GDP of the file.\n\n@total_gdp[790.00]"
+    assert result.grounding == "computed"
+    assert result.messages[-1]["content"] == result.answer
+
+
+async def test_a_printed_result_replaces_the_value_the_model_wrote(workspace, scripted_model,
+                                                                    scripted_config):
+    tmp_path, executor = workspace
+    scripted_model.set_script(run_code("print('@x[1.5]')"), text("The result is @x[2.0]."))
+    result, _ = await run_agent_turn(scripted_config, executor, tmp_path, "g5",
+                                     "compute x from the data as @x[value]")
+    assert result.answer == "The result is @x[1.5]."
+    assert result.grounding == "computed"
+
+
+@pytest.mark.parametrize("prompt, reply", [
+    ("hi", "Hello! I can analyse gdp.csv for you."),
+    ("explain this code", "It multiplies every value by 100 and keeps 25 rows."),
+    ("How do I read a csv with pandas?", "Use pd.read_csv('file.csv'), for example with nrows=50."),
+])
+async def test_conversation_is_not_pressed_to_compute(workspace, scripted_model, scripted_config,
+                                                      prompt, reply):
+    tmp_path, executor = workspace
+    scripted_model.set_script(text(reply), text("unused"))
+    result, _ = await run_agent_turn(scripted_config, executor, tmp_path, "g6", prompt)
+    assert len(scripted_model.requests) == 1
+    assert result.answer == reply
+    assert (result.grounding, result.cells_run) == ("", 0)
+
+
+async def test_declined_code_is_not_pressed_again(workspace, scripted_model, scripted_config):
+    from test_agent_headless import CollectingSink
+
+    tmp_path, executor = workspace
+    scripted_model.set_script(run_code(TOTAL), text("Without running it: about 800."), text("unused"))
+    result, sink = await run_agent_turn(scripted_config, executor, tmp_path, "g7", "total gdp in gdp.csv?",
+                                        sink=CollectingSink(decision="skip"), auto_run=False)
+    assert len(scripted_model.requests) == 2
+    assert result.grounding == "not_computed" and "800" not in result.answer
+
+
+
+async def test_declined_code_and_an_answer_without_numbers_pass(workspace, scripted_model, scripted_config):
+    from test_agent_headless import CollectingSink
+
+    tmp_path, executor = workspace
+    scripted_model.set_script(run_code("import shutil\nshutil.rmtree('data')"), text("I did not delete anything."))
+    result, _ = await run_agent_turn(scripted_config, executor, tmp_path, "g9", "clean up the data folder",
+                                     sink=CollectingSink(decision="skip"))
+    assert (result.answer, result.grounding) == ("I did not delete anything.", "")
+
+
+# ------------------------------------------------------------------ through the server
+
+@pytest.mark.parametrize("mode", ["chat", "generate"])
+async def test_turn_end_and_the_saved_chat_carry_the_verdict(jupyter_server, scripted_model, mode):
+    nb, chat = f"ground-{mode}.ipynb", f"gr{mode}"
+    kernel_id = await jupyter_server.start_session(nb)
+    invented = "The mean price is 2.33."
+    scripted_model.set_script(text(invented), text(invented), text(invented),
+                              run_code("print(sum([2.5, 3.5]) / 2)"), text("The mean is 3.0."))
+    ws = await _connect(jupyter_server)
+    browser = BrowserStandIn(jupyter_server, ws, kernel_id)
+    browser.cells.append({"id": "here", "cell_type": "code", "source": "", "metadata": {}, "outputs": []})
+    where = {"mode": mode, "cell_id": "here"} if mode == "generate" else {}
+    try:
+        first, msgs = await browser.turn(chat, nb, "What is the mean price in sales.csv?", **where)
+        second, _ = await browser.turn(chat, nb, "What is the mean of the prices 2.5 and 3.5?")
+    finally:
+        browser.close()
+    assert (first["grounding"], first["cells_run"]) == ("not_computed", 0)
+    assert "2.33" not in first["answer"]
+    assert [m["text"] for m in msgs if m["type"] == "notice"] == [g.NOTICE_NUDGE] * g.MAX_NUDGES
+    assert (second["grounding"], second["cells_run"]) == ("computed", 1)
+    saved = [m for m in await _history(jupyter_server, nb, chat) if m["type"] == "turn_end"]
+    assert [(m["grounding"], m["cells_run"]) for m in saved] == [("not_computed", 0), ("computed", 1)]
+
+
+async def test_an_accepted_fix_is_computed_without_asking_for_more(jupyter_server, scripted_model):
+    kernel_id = await jupyter_server.start_session("groundfix.ipynb")
+    scripted_model.set_script(run_code("total = sum([10, 25])\nprint(total)"), text("Fixed: the total is 35."))
+    ws = await _connect(jupyter_server)
+    browser = BrowserStandIn(jupyter_server, ws, kernel_id, approve="accept")
+    browser.cells.append({"id": "usercell", "cell_type": "code", "source": "total = sum([10, 25]\nprint(total)",
+                          "metadata": {}, "outputs": [{"output_type": "error", "ename": "SyntaxError",
+                                                       "evalue": "'(' was never closed", "traceback": []}]})
+    try:
+        end, _ = await browser.turn("grfix", "groundfix.ipynb", "fix this error", mode="fix", cell_id="usercell")
+    finally:
+        browser.close()
+    assert end["status"] == "done" and end["answer"] == "Fixed: the total is 35."
+    assert (end["grounding"], end["cells_run"]) == ("computed", 1)
+    assert len(scripted_model.requests) == 2
+
+
+# ------------------------------------------------------------------ the rule's pieces
+
+@pytest.mark.parametrize("prompt, context, expected", [
+    ("What is the mean price in sales.csv?", "", True),
+    ("What is the average volume?", "- sales.csv (2 KB)", True),
+    ("What is the average volume?", "", False),
+    ("Load sales.csv and show the first rows", "", True),
+    ("hi", "- sales.csv", False),
+    ("thanks!", "df: DataFrame", False),
+    ("explain this code", "df: DataFrame", False),
+    ("how do I read a csv with pandas?", "", False),
+])
+def test_which_requests_ask_for_data(prompt, context, expected):
+    assert g.asks_for_data(prompt, context) is expected
+
+
+def test_numbers_are_backed_by_outputs_as_printed_rounded_or_as_percentages():
+    outputs = ["2.33333\n-0.538\n1500.0\n0.253\n1234567.0"]
+    assert g.unbacked_numbers("Mean 2.33, change -53.8%, total 1,500, share 25.3%, 1.23 million", outputs) == []
+    assert g.unbacked_numbers("Mean 2.34 and 1,234.56 rows; 3 steps", outputs) == ["2.34", "1,234.56"]
+    assert g.unbacked_numbers("```python\nx = 12345\n```\nDone.", outputs) == []
+    # a CSV line: 100 and 200 (and 100200); a report: 1,234,567
+    assert g.unbacked_numbers("North 200, South 100, all 1,234,567", ["North,100,200\n1,234,567"]) == []
+
+
+def test_the_withheld_answer_keeps_the_code_and_drops_the_numbers():
+    answer = g.not_computed_answer("The mean is 2.33 (@mean[2.33]).\n```python\nprint(df.head(10))\n```")
+    assert "2.33" not in answer and "@mean" not in answer
+    assert "print(df.head(10))" in answer
+
+
+def test_an_earlier_turns_result_may_be_restated():
+    history = [{"role": "user", "content": "User request:\ntotal gdp?", "turn_start": True},
+               {"role": "assistant", "content": None, "tool_calls": []},
+               {"role": "tool", "tool_call_id": "a", "content": "status: ok\noutput:\n790.0"},
+               {"role": "assistant", "content": "The total GDP is 790.0."}]
+    rule = g.GroundingRule(prompt="and the rows?", context_text="", mode="chat", codeblocks=False,
+                           history=history)
+    verdict = rule.review("8 rows; the total was 790.0.", outputs=["8"], cells_run=1)
+    assert verdict.grounding == "computed"
+    fresh = g.GroundingRule(prompt="and the rows?", context_text="", mode="chat", codeblocks=False)
+    assert fresh.review("8 rows; the total was 790.0.", outputs=["8"], cells_run=1).ask is not None
+
+
+def test_the_command_line_says_when_an_answer_was_not_computed(tmp_path, scripted_model):
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "gdp.csv").write_text(GDP_CSV)
+    scripted_model.set_script(*[text("The total GDP is 1234.56.")] * 3)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "jupyterlab_codeinterp.cli", "run", str(tmp_path / "n.ipynb"), "-m",
+         "What is the total gdp in gdp.csv?", "--base-url", scripted_model.base_url, "--api-key", "sk-test",
+         "--model", "scripted-model", "--timeout", "120"],
+        capture_output=True, text=True, env=env, timeout=180, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "1234" not in proc.stdout and "not compute" in proc.stdout
+    assert "grounding: not_computed" in proc.stderr
