@@ -97,7 +97,9 @@ async def until(check, what: str, tries: int = 300) -> None:
 
 
 def context_of(request: dict) -> str:
-    return "\n".join(str(m.get("content")) for m in request["messages"] if m["role"] == "user")
+    """The newest workspace context in a request (earlier turns keep theirs)."""
+    text = "\n".join(str(m.get("content")) for m in request["messages"] if m["role"] == "user")
+    return text[text.rindex("<workspace_context>"):]
 
 
 async def test_prompt_while_the_kernel_starts_goes_to_the_model_and_says_so(gated, scripted_model):
