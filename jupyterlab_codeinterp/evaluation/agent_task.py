@@ -19,7 +19,7 @@ from ..protocol import ApprovalReplyMsg, ApprovalRequestMsg, ErrorMsg, StepMsg
 from .results import Record, new_record
 from .scoring import Score, score_answer, states_a_number
 from .tasks import EvalTask
-from .workspace import new_executor, prepare_folder, rerun_from_top, run_check, run_setup
+from .workspace import missing_files_note, open_workspace, rerun_from_top, run_check
 
 #: a run_code step in one of these states is a cell that ran
 RAN_STATES = ("ok", "error", "timeout")
@@ -107,21 +107,16 @@ async def run_agent_task(task: EvalTask, folder: str, config: CodeInterp, *, tim
                          kernel_name: Optional[str] = None, workspace: str = "") -> Record:
     """Run ``task`` in agent mode in ``folder`` (created fresh) and return its record."""
     rec = new_record(task, "agent", workspace)
-    if task.missing_files:
-        rec.failure, rec.detail = "skipped", f"missing data file(s): {', '.join(task.missing_files)}"
+    skipped = missing_files_note(task)
+    if skipped:
+        rec.failure, rec.detail = "skipped", skipped
         return rec
     started = time.monotonic()
-    prepare_folder(task, folder)
-    executor = new_executor(folder, kernel_name)
     model = ModelClient(config)
     sink = EvalSink()
     agent: Optional[Agent] = None
+    executor, problem = await open_workspace(task, folder, kernel_name)
     try:
-        try:
-            await executor.start()
-            problem = await run_setup(executor, task)
-        except ExecutorError as exc:
-            problem = str(exc)
         cell_id: Optional[str] = None
         if not problem and task.mode == "fix":
             cell_id, problem = await _run_broken_cell(executor, task)

@@ -14,13 +14,12 @@ from typing import Optional
 
 from ..agent.codeblocks import extract_code
 from ..config import CodeInterp
-from ..executors.base import ExecutorError
 from ..llm.client import ModelClient
 from ..llm.types import ProviderError
 from .results import Record, new_record
 from .scoring import score_answer
 from .tasks import EvalTask
-from .workspace import new_executor, output_text, prepare_folder, run_check, run_setup
+from .workspace import missing_files_note, open_workspace, output_text, run_check
 
 SYSTEM = "You are an expert Python data analyst. You answer with one complete Python program."
 
@@ -49,22 +48,16 @@ async def run_single_shot_task(task: EvalTask, folder: str, config: CodeInterp, 
     """Ask once for a program, run it once, score what it printed."""
     rec = new_record(task, "single-shot", workspace)
     rec.grounded = True  # the answer is what the program printed, by construction
-    if task.missing_files:
-        rec.failure, rec.detail = "skipped", f"missing data file(s): {', '.join(task.missing_files)}"
-        return rec
+    skipped = missing_files_note(task)
     if task.mode == "fix":
-        rec.failure, rec.detail = "skipped", "a fix task has no single-shot form (it fixes a cell in a notebook)"
+        skipped = "a fix task has no single-shot form (it fixes a cell in a notebook)"
+    if skipped:
+        rec.failure, rec.detail = "skipped", skipped
         return rec
     started = time.monotonic()
-    prepare_folder(task, folder)
-    executor = new_executor(folder, kernel_name)
     model = ModelClient(config)
+    executor, problem = await open_workspace(task, folder, kernel_name)
     try:
-        try:
-            await executor.start()
-            problem = await run_setup(executor, task)
-        except ExecutorError as exc:
-            problem = str(exc)
         if problem:
             rec.detail = problem
             return rec

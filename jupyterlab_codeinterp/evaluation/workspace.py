@@ -8,6 +8,7 @@ import shutil
 from typing import Any, Optional
 
 from ..context.kernel_probe import eval_expression
+from ..executors.base import ExecutorError
 from ..executors.headless import HeadlessExecutor
 from ..protocol import CellOutcome
 from .tasks import EvalTask
@@ -42,6 +43,25 @@ async def run_setup(executor: HeadlessExecutor, task: EvalTask) -> Optional[str]
     if outcome.status != "ok":
         return f"the task's setup failed: {outcome.ename or outcome.status}: {outcome.evalue}".strip()
     return None
+
+
+def missing_files_note(task: EvalTask) -> Optional[str]:
+    """Why a task cannot run here (a data file the suite names is not in its folder), or None."""
+    if task.missing_files:
+        return f"missing data file(s): {', '.join(task.missing_files)}"
+    return None
+
+
+async def open_workspace(task: EvalTask, folder: str, kernel_name: Optional[str]) -> tuple[HeadlessExecutor, Optional[str]]:
+    """The task's fresh folder with its kernel started and its setup run, as both modes begin;
+    returns the executor (to be closed by the caller) and why it could not start, or None."""
+    prepare_folder(task, folder)
+    executor = new_executor(folder, kernel_name)
+    try:
+        await executor.start()
+        return executor, await run_setup(executor, task)
+    except ExecutorError as exc:
+        return executor, str(exc)
 
 
 def output_text(outcome: CellOutcome) -> str:
