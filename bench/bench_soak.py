@@ -93,7 +93,11 @@ class Server:
             args.append("--allow-root")
         with open(self.log, "w") as fh:
             self.proc = subprocess.Popen(args, stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=self.root)
-        wait_port(port, self.proc, "jupyter server", self.log)
+        try:
+            wait_port(port, self.proc, "jupyter server", self.log)
+        except BaseException:  # leave nothing running behind
+            self.close()
+            raise
         self.url = f"http://127.0.0.1:{port}/"
         self.ps = psutil.Process(self.proc.pid)
 
