@@ -15,10 +15,12 @@ from .chat.history import ChatStore
 from .chat.identity import NotebookLocator
 from .chat.renames import RenameFollower
 from .chat.service import ChatService
+from .chat.warmup import preload_modules
 from .config import CodeInterp
 from .context.gather import gather_context
 from .context.kernel_probe import KernelClientPool
-from .handlers import ChatWebSocketHandler, ConfigHandler, ContextHandler, LoopLagHandler
+from .handlers import ChatWebSocketHandler, ConfigHandler, ContextHandler, LoopLagHandler, ResourcesHandler
+from .instrumentation import resources
 from .instrumentation.loop_lag import LoopLagMonitor, interval_from_env
 
 
@@ -53,7 +55,10 @@ class CodeInterpState:
         self.serverapp = serverapp
         self.log = log
         self.root_dir = os.path.abspath(os.path.expanduser(serverapp.root_dir))
-        self.kernel_clients = KernelClientPool(serverapp.kernel_manager)
+        self.kernel_clients = KernelClientPool(serverapp.kernel_manager, probe_max_bytes=config.probe_max_bytes)
+        # a client whose kernel is shut down or restarted is closed at once
+        self.kernel_clients.follow_events(getattr(serverapp, "event_logger", None))
+        self._binding: dict[str, asyncio.Task[Any]] = {}
         self.model_io = ModelIOLoop()  # its thread starts with the first model call
         if config.model_io_thread:
             apply_switch_interval(config.gil_switch_interval, log)
@@ -67,6 +72,7 @@ class CodeInterpState:
             kernel_client_for=self.kernel_client_for,
             interrupt_kernel=self.interrupt_kernel,
             model_factory=self._model_factory,
+            warm_kernel=self.warm_kernel,
         )
         self._models_cache: tuple[float, list[str]] | None = None
         # chats follow renames made through the server (any client), see chat/renames.py
@@ -94,7 +100,33 @@ class CodeInterpState:
         kernel_id = await self.kernel_id_for(notebook_path)
         if not kernel_id:
             return None
-        return await self.kernel_clients.get(kernel_id)
+        client = await self.kernel_clients.get(kernel_id)
+        # a client that has not heard from its kernel yet: ask in the background, so a
+        # starting kernel is not waited for now and is ready for the next prompt
+        self.kernel_clients.warm(kernel_id)
+        return client
+
+    #: how long a chat bound to a notebook without a kernel yet looks for one (JupyterLab
+    #: opens the chat with the notebook, and creates the notebook's session meanwhile)
+    BIND_KERNEL_WAIT = (0.25, 40)  # seconds between looks, looks
+
+    async def warm_kernel(self, notebook_path: str) -> None:
+        """Prepare the probe client of the notebook's kernel (see ``KernelClientPool.warm``)."""
+        running = self._binding.get(notebook_path)
+        if running is not None and not running.done():
+            return
+        self._binding[notebook_path] = asyncio.current_task()  # type: ignore[assignment]
+        try:
+            interval, looks = self.BIND_KERNEL_WAIT
+            for _ in range(looks):
+                kernel_id = await self.kernel_id_for(notebook_path)
+                if kernel_id:
+                    self.kernel_clients.warm(kernel_id)
+                    return
+                await asyncio.sleep(interval)
+        finally:
+            if self._binding.get(notebook_path) is asyncio.current_task():
+                del self._binding[notebook_path]
 
     async def interrupt_kernel(self, notebook_path: str) -> bool:
         kernel_id = await self.kernel_id_for(notebook_path)
@@ -143,6 +175,7 @@ class CodeInterpState:
         models: list[str] = []
         try:
             client = self.chat_service.model_for(None)
+            self.chat_service.warmer.mark_warm(client)  # this request warms it as well
             models = await client.list_models(timeout=3.0)
         except Exception:
             self.log.debug("could not list models", exc_info=True)
@@ -161,6 +194,7 @@ class CodeInterpExtension(ExtensionApp):
     load_other_extensions = True
 
     def initialize_settings(self) -> None:
+        preload_modules()  # what the first turn needs, imported while the server starts
         config = CodeInterp(parent=self.serverapp)
         self.state = CodeInterpState(config=config, serverapp=self.serverapp, log=self.log)
         self.settings["codeinterp"] = self.state
@@ -177,6 +211,8 @@ class CodeInterpExtension(ExtensionApp):
             (url_path_join(prefix, "context"), ContextHandler),
             (url_path_join(prefix, "chat"), ChatWebSocketHandler),
         ])
+        if resources.enabled():  # opt-in (CODEINTERP_DEBUG_RESOURCES), for bench/bench_soak.py
+            self.handlers.append((url_path_join(prefix, "debug", "resources"), ResourcesHandler))
         if self.loop_lag is not None:  # opt-in (CODEINTERP_DEBUG_LOOP_LAG), for bench/bench_load.py
             self.handlers.append((url_path_join(prefix, "debug", "loop-lag"), LoopLagHandler))
             IOLoop.current().add_callback(self.loop_lag.start)

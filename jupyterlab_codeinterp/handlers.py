@@ -91,6 +91,9 @@ class ChatWebSocketHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
 
     async def open(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
         super().open()
+        # small frames answered by small frames (executor requests): without this, a frame
+        # sent while the previous one is unacknowledged waits for the peer's delayed ACK (~40 ms)
+        self.set_nodelay(True)
         state = self.settings["codeinterp"]
         user = getattr(self.current_user, "username", "") or ""
         self.connection = ChatConnection(state.chat_service, self._send_text, user=user)
@@ -129,3 +132,16 @@ class LoopLagHandler(_Base):
             monitor.reset()
         self.finish(json.dumps(data))
 
+
+
+class ResourcesHandler(_Base):
+    """``GET codeinterp/debug/resources``: only routed when CODEINTERP_DEBUG_RESOURCES is set."""
+
+    auth_resource = "codeinterp"
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        from .instrumentation.resources import counts
+
+        self.finish(json.dumps(counts(self.codeinterp)))

@@ -46,6 +46,7 @@ from ..protocol import (
 from .changes import TurnChangeRecorder
 from .history import ChatNotFound, ChatStore, valid_chat_id
 from .pacing import TurnPacer, delta_interval
+from .warmup import Warmer
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ class ChatService:
         kernel_client_for: Callable[[str], Awaitable[Any]],
         interrupt_kernel: Callable[[str], Awaitable[bool]],
         model_factory: Callable[[CodeInterp, str], Any],
+        warm_kernel: Optional[Callable[[str], Awaitable[None]]] = None,
     ) -> None:
         self.config = config
         self.root_dir = root_dir
@@ -88,6 +90,8 @@ class ChatService:
         self.interrupt_kernel = interrupt_kernel
         self.model_factory = model_factory
         self._models: dict[str, Any] = {}
+        #: prepares a notebook's first prompt when a chat binds to it (history request)
+        self.warmer = Warmer(self.model_for, warm_kernel)
         self.running: dict[str, RunningTurn] = {}
         self.pacer = TurnPacer()
         #: chat id -> the other tabs showing that chat, which see its turns live
@@ -136,6 +140,7 @@ class ChatService:
         return client
 
     async def close(self) -> None:
+        self.warmer.close()
         for running in list(self.running.values()):
             running.task.cancel()
         for client in self._models.values():
@@ -319,6 +324,7 @@ class ChatConnection:
 
     async def _on_history(self, msg: HistoryRequestMsg) -> None:
         path = self._check_path(msg.notebook_path)
+        self.service.warmer.bind(path)  # this tab's chat is bound to the notebook now
         store = self.service.store
         if msg.chat_id is None:
             chats = await asyncio.to_thread(store.list, path)

@@ -21,7 +21,7 @@ from typing import Any, Callable
 from ..instrumentation import turn_timing
 from .fence import defang
 from .files import FilesResult, list_files, render_files, safe_join
-from .kernel_probe import ProbeResult, probe_kernel, render_probe
+from .kernel_probe import STARTING_NOTE, ProbeResult, kernel_starting, probe_kernel, render_probe
 from .notebook import render_cells, render_errors, summarize_cells
 from .tokens import estimate_tokens
 
@@ -185,6 +185,9 @@ async def gather_context(
         if kernel_client is None:
             return ProbeResult(ok=False, note="no kernel running")
         with turn_timing.waiting("probe"):
+            # a starting kernel has nothing of the user's yet: say so instead of waiting for it
+            if await kernel_starting(kernel_client):
+                return ProbeResult(ok=False, starting=True, note=STARTING_NOTE)
             return await probe_kernel(kernel_client, timeout=probe_timeout, max_bytes=probe_max_bytes)
 
     async def do_files() -> FilesResult:
@@ -207,6 +210,8 @@ async def gather_context(
         reason = probe.note or "unavailable"
         if probe.busy:
             reason = "kernel busy"
+        elif probe.starting:
+            reason = "kernel starting"
         ctx.notes.append(f"{reason}: variables skipped")
     if files_err is not None or files is None:
         files = FilesResult(directory=nb_dir_rel or ".", note=f"could not list files ({type(files_err).__name__})")

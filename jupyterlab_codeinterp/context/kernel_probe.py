@@ -47,6 +47,10 @@ _EXPR_KEY = "codeinterp_probe"
 _PENDING_STALE_S = 30.0
 
 BUSY_NOTE = "kernel busy; no variables"
+STARTING_NOTE = "the kernel is starting; it holds no variables of the user's yet"
+# A kernel_info request of ours younger than this is waited for before the kernel is called
+# starting: a settled kernel answers in a few ms (the request may have just been sent).
+_STARTING_GRACE_S = 0.1
 NO_PYTHON_NOTE = "no variable context (kernel language: {lang})"
 
 
@@ -66,6 +70,8 @@ class ProbeResult:
     summary_data: dict = field(default_factory=dict)
     msg_id: str | None = None
     total_names: int = 0
+    #: the kernel had not answered yet (not asked: see :func:`kernel_starting`)
+    starting: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -117,6 +123,9 @@ class _ClientState:
         self.lock = asyncio.Lock()
         self.language: str | None = None
         self.pending: dict[str, tuple[float, int]] = {}  # msg_id -> (sent at, max_bytes)
+        #: when our first kernel_info request went out; set once the kernel answered it
+        self.info_sent: float | None = None
+        self.answered = asyncio.Event()
 
 
 _STATES: weakref.WeakKeyDictionary[Any, _ClientState] = weakref.WeakKeyDictionary()
@@ -231,6 +240,8 @@ async def probe_kernel(client: Any, *, timeout: float, max_bytes: int) -> ProbeR
         return done(ProbeResult(ok=False, busy=True, note=late(BUSY_NOTE)))
     try:
         if st.language is None:
+            if st.info_sent is None:
+                st.info_sent = time.monotonic()
             try:
                 lang = await _kernel_language(client, deadline)
             except Exception as e:  # closed sockets, stopped channels...
@@ -240,6 +251,7 @@ async def probe_kernel(client: Any, *, timeout: float, max_bytes: int) -> ProbeR
             if lang is None:
                 return done(ProbeResult(ok=False, busy=True, note=late("kernel not responding; no variables")))
             st.language = lang
+            st.answered.set()
         if st.language != "python":
             return done(ProbeResult(ok=False, language=st.language,
                                     note=NO_PYTHON_NOTE.format(lang=st.language or "unknown")))
@@ -304,6 +316,31 @@ async def probe_kernel(client: Any, *, timeout: float, max_bytes: int) -> ProbeR
         return done(ProbeResult(ok=False, note=f"probe error ({type(e).__name__}: {e}); no variables"[:300]))
     finally:
         st.lock.release()
+
+
+async def kernel_starting(client: Any, *, grace: float = _STARTING_GRACE_S) -> bool:
+    """Is the kernel behind ``client`` still starting (so a probe would only wait)?
+
+    Yes when it has not answered a kernel_info of this client and either its manager says
+    ``execution_state == "starting"`` (jupyter_server: no status message seen since the
+    process was launched) or this client's kernel_info has gone unanswered for ``grace``
+    seconds (kernels whose manager tracks no state, a restarted kernel). A client that never
+    asked is not judged: the probe asks, within its own timeout.
+    """
+    st = _STATES.get(client)
+    if st is not None and st.answered.is_set():
+        return False
+    if getattr(getattr(client, "parent", None), "execution_state", None) == "starting":
+        return True
+    if st is None or st.info_sent is None:
+        return False
+    left = st.info_sent + grace - time.monotonic()
+    if left > 0:
+        try:
+            await asyncio.wait_for(st.answered.wait(), left)
+        except (asyncio.TimeoutError, TimeoutError):
+            pass
+    return not st.answered.is_set()
 
 
 # ---------------------------------------------------------------------------
@@ -442,6 +479,9 @@ def new_probe_client(kernel: Any) -> Any:
     return client
 
 
+KERNEL_EVENTS = "https://events.jupyter.org/jupyter_server/kernel_actions/v1"
+
+
 class KernelClientPool:
     """One probe client per kernel of a jupyter_server MultiKernelManager, reused across requests.
 
@@ -449,12 +489,26 @@ class KernelClientPool:
     reads would buffer every output of the user's cells. ``wait_for_ready`` is not
     used either: it blocks on a busy kernel, while the probe's own control-channel
     ``kernel_info`` already checks readiness within the probe timeout.
+
+    Each client holds a ZMQ context (an I/O thread) and two sockets that reconnect for
+    ever: a client whose kernel is gone is closed at once, on the server's kernel events
+    (:meth:`follow_events`: shutdown, restart) and, for kernels that vanish without one
+    (a kernel that died and was not restarted), whenever the pool is used.
     """
 
-    def __init__(self, kernel_manager: Any) -> None:
+    def __init__(self, kernel_manager: Any, *, probe_max_bytes: int = 16000,
+                 warm_timeout: float = 60.0) -> None:
         self.kernel_manager = kernel_manager
+        self.probe_max_bytes = probe_max_bytes
+        #: how long a warm-up waits for a starting kernel to answer
+        self.warm_timeout = warm_timeout
         self._clients: dict[str, tuple[Any, tuple]] = {}
+        self._warming: dict[str, asyncio.Task[Any]] = {}
         self._lock = asyncio.Lock()
+        self._event_logger: Any = None
+
+    def __len__(self) -> int:
+        return len(self._clients)
 
     @staticmethod
     def _identity(kernel: Any) -> tuple:
@@ -471,6 +525,7 @@ class KernelClientPool:
     async def get(self, kernel_id: str) -> Any | None:
         """The probe client for kernel_id, or None when no such kernel is running."""
         async with self._lock:
+            self.prune()
             if kernel_id not in self.kernel_manager:
                 self.drop(kernel_id)
                 return None
@@ -491,7 +546,40 @@ class KernelClientPool:
             return ProbeResult(ok=False, note="no kernel running: no variables")
         return await probe_kernel(client, timeout=timeout, max_bytes=max_bytes)
 
+    def warm(self, kernel_id: str) -> None:
+        """Connect to the kernel and probe it once, in the background, unless done already.
+
+        The first probe of a client pays for connecting, the kernel_info round trip and
+        the kernel's first request (~20-30 ms on a settled kernel, the kernel's whole start
+        on a starting one); a chat bound to the notebook should not pay it on its first
+        prompt. While a starting kernel has not answered, prompts do not wait for it
+        (:func:`kernel_starting`).
+        """
+        task = self._warming.get(kernel_id)
+        if task is not None and not task.done():
+            return
+        entry = self._clients.get(kernel_id)
+        if entry is not None and _state(entry[0]).answered.is_set():
+            return
+        task = asyncio.ensure_future(self._warm(kernel_id))
+        self._warming[kernel_id] = task
+
+        def forget(t: asyncio.Task[Any]) -> None:
+            if self._warming.get(kernel_id) is t:
+                del self._warming[kernel_id]
+
+        task.add_done_callback(forget)
+
+    async def _warm(self, kernel_id: str) -> None:
+        client = await self.get(kernel_id)
+        if client is None or _state(client).answered.is_set():
+            return
+        await probe_kernel(client, timeout=self.warm_timeout, max_bytes=self.probe_max_bytes)
+
     def drop(self, kernel_id: str) -> None:
+        task = self._warming.pop(kernel_id, None)
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
         entry = self._clients.pop(kernel_id, None)
         if entry is not None:
             _STATES.pop(entry[0], None)
@@ -506,9 +594,35 @@ class KernelClientPool:
             if kid not in self.kernel_manager:
                 self.drop(kid)
 
+    def follow_events(self, event_logger: Any) -> bool:
+        """Close a kernel's client as soon as the server shuts the kernel down or restarts it."""
+        if event_logger is None or not hasattr(event_logger, "add_listener"):
+            return False
+        event_logger.add_listener(schema_id=KERNEL_EVENTS, listener=self.on_kernel_event)
+        self._event_logger = event_logger
+        return True
+
+    async def on_kernel_event(self, logger: Any = None, schema_id: str = "",
+                              data: dict[str, Any] | None = None) -> None:
+        data = data or {}
+        kernel_id = data.get("kernel_id")
+        action = data.get("action")
+        if kernel_id and action in ("shutdown", "restart"):
+            had = kernel_id in self._clients or kernel_id in self._warming
+            self.drop(kernel_id)
+            if action == "restart" and had and kernel_id in self.kernel_manager:
+                self.warm(kernel_id)  # it was in use: be ready for the next prompt
+        self.prune()
+
     async def close_all(self) -> None:
+        if self._event_logger is not None:
+            try:
+                self._event_logger.remove_listener(schema_id=KERNEL_EVENTS, listener=self.on_kernel_event)
+            except Exception:
+                pass
+            self._event_logger = None
         async with self._lock:
-            for kid in list(self._clients):
+            for kid in list(set(self._clients) | set(self._warming)):
                 self.drop(kid)
 
 
