@@ -63,7 +63,8 @@ case "${1:-}" in
     f=$(gguf "${2:?model}"); port=${3:-8080}
     [ -f "$f" ] || { echo "run: $0 fetch $2" >&2; exit 1; }
     [ -x "$VENV/bin/python" ] || { echo "run: $0 install" >&2; exit 1; }
-    exec "$VENV/bin/python" -m llama_cpp.server --model "$f" --host 127.0.0.1 --port "$port" --n_ctx 8192 ;;
+    exec "$VENV/bin/python" -m llama_cpp.server --model "$f" --host 127.0.0.1 --port "$port" --n_ctx 8192 \
+      --interrupt_requests False ;;  # by default a second request ends the stream of the first
   path) gguf "${2:?model}" ;;
   test)
     shift
