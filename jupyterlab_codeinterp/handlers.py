@@ -112,6 +112,13 @@ class ChatWebSocketHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
         if self.connection is not None:
             self.connection.close()
             self.connection = None
+        # WebSocketMixin's keep-alive ping stops itself only at its next tick after the
+        # close (every 30 s by default), and until then it keeps this handler alive with
+        # its request, headers, cookies and stream buffers: stop it now
+        ping = getattr(self, "ping_callback", None)
+        if ping is not None:
+            ping.stop()
+            self.ping_callback = None
 
 
 class LoopLagHandler(_Base):
@@ -142,6 +149,16 @@ class ResourcesHandler(_Base):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        from .instrumentation.resources import counts
+        from .instrumentation import resources
 
-        self.finish(json.dumps(counts(self.codeinterp)))
+        data: dict[str, Any] = dict(resources.counts(self.codeinterp))
+        if self.get_query_argument("trim", ""):
+            data.update(resources.trimmed())
+        types = int(self.get_query_argument("types", "0") or 0)
+        if types:
+            data["types"] = resources.type_growth(types)
+            data["scheduled"] = resources.scheduled(types)
+        traces = int(self.get_query_argument("tracemalloc", "0") or 0)
+        if traces:
+            data["tracemalloc"] = resources.tracemalloc_growth(traces)
+        self.finish(json.dumps(data))
