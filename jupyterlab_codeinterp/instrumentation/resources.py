@@ -7,6 +7,8 @@ server knows (probe clients per kernel, model clients, turns, watching tabs).
 
 Query arguments, each opt-in and only on this debug route:
 
+* ``collect=1``: a garbage collection first, so ``chat_sockets`` (chat socket handlers
+  alive, open or closed) counts what is still referenced.
 * ``trim=1``: ``rss_kib`` before and ``rss_trimmed_kib`` after glibc's ``malloc_trim(0)``
   (Linux only), which gives memory that is free inside the allocator back to the system.
   RSS that comes back to flat after it was freed, not held (see bench/README.md, Soak).
