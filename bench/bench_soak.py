@@ -259,9 +259,9 @@ def slope(ys: list[float]) -> float:
     return sum((x - mx) * (y - my) for x, y in enumerate(ys)) / sum((x - mx) ** 2 for x in range(n))
 
 
-async def diagnose(server: Server, i: int, top: int) -> None:
+async def diagnose(server: Server, i: int, top: int, traces: bool) -> None:
     """Print what grew in the server's Python heap since the previous call (--diagnose)."""
-    data = await server.http("GET", f"codeinterp/debug/resources?types={top}&tracemalloc={top}")
+    data = await server.http("GET", f"codeinterp/debug/resources?types={top}&tracemalloc={top if traces else 0}")
     print(f"--- after cycle {i + 1}: object types whose count changed most since the last look")
     for name, n, d in data.get("types", []):
         print(f"  {d:+7d} {n:8d}  {name}")
@@ -281,7 +281,7 @@ async def soak(args: argparse.Namespace) -> None:
         await asyncio.sleep(2)
         start = await server.sample(args.trim)
         if looks:
-            await diagnose(server, -1, args.diagnose_top)
+            await diagnose(server, -1, args.diagnose_top, args.tracemalloc)
         print(f"server pid {server.proc.pid}; at start: " + ", ".join(f"{k} {v:.0f}" for k, v in start.items()),
               flush=True)
         rows: list[dict[str, float]] = []
@@ -293,7 +293,7 @@ async def soak(args: argparse.Namespace) -> None:
             await asyncio.sleep(args.settle)  # let the shut-down kernel's process and sockets go
             row = await server.sample(args.trim)
             if i + 1 in looks:
-                await diagnose(server, i, args.diagnose_top)
+                await diagnose(server, i, args.diagnose_top, args.tracemalloc)
             rows.append(row)
             if i % args.print_every == 0 or i == args.cycles - 1:
                 print(f"cycle {i + 1:4d} ({time.monotonic() - t0:6.0f} s): "
@@ -330,11 +330,14 @@ def main() -> None:
     p.add_argument("--trim", action="store_true",
                    help="also sample RSS after malloc_trim(0) in the server (glibc; the debug route)")
     p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
-                   help="set in the server's environment, e.g. MALLOC_ARENA_MAX=2 or PYTHONTRACEMALLOC=10")
+                   help="set in the server's environment, e.g. MALLOC_ARENA_MAX=2")
     p.add_argument("--diagnose", default="", metavar="C1,C2,...",
-                   help="after these cycles print the object types and (with PYTHONTRACEMALLOC) the "
-                        "tracebacks that grew since the previous look")
+                   help="after these cycles print the object types, the event loop's timers and "
+                        "(--tracemalloc) the allocation tracebacks that grew since the previous look")
     p.add_argument("--diagnose-top", type=int, default=15)
+    p.add_argument("--tracemalloc", action="store_true",
+                   help="with --diagnose: also the allocation tracebacks that grew (tracing starts at "
+                        "the first look and costs memory and time itself)")
     p.add_argument("--no-chat", action="store_true",
                    help="notebooks and kernels only, no chat socket or turn (the server's own baseline)")
     asyncio.run(soak(p.parse_args()))
