@@ -2,8 +2,9 @@
 
 One silent ``execute_request`` (``silent=True, store_history=False,
 allow_stdin=False``) whose code is empty and whose single ``user_expressions``
-entry exec's the kernel-side script (``_probe_kernel_side.py``) in a throw-away
-dict and returns its JSON as a string. Consequences, all by design:
+entry exec's the kernel-side script (``_probe_kernel_describe.py`` followed by
+``_probe_kernel_side.py``) in a throw-away dict and returns its JSON as a string.
+Consequences, all by design:
 
 * no names are created in the user namespace (the script's functions live in a
   dict that is cleared before the expression returns), ``_``/``__``/``_i*``,
@@ -39,7 +40,10 @@ from typing import Any
 
 from .remote_kernel import REMOTE_LATE_TEXT, GatewayProbeClient, GatewayUnreachable
 
-_KERNEL_SIDE = (Path(__file__).with_name("_probe_kernel_side.py")).read_text(encoding="utf-8")
+# one script, in this order: how one value is described, then the walk over the namespace
+_KERNEL_SIDE = "\n\n".join(
+    Path(__file__).with_name(name).read_text(encoding="utf-8")
+    for name in ("_probe_kernel_describe.py", "_probe_kernel_side.py"))
 _EXPR_KEY = "codeinterp_probe"
 # Seconds after which an unanswered probe is presumed lost (e.g. kernel restarted
 # under a client we were given) and a fresh request is sent instead of waiting on it.
