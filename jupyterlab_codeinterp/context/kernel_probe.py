@@ -54,6 +54,9 @@ STARTING_NOTE = "the kernel is starting; it holds no variables of the user's yet
 # A kernel_info request of ours younger than this is waited for before the kernel is called
 # starting: a settled kernel answers in a few ms (the request may have just been sent).
 _STARTING_GRACE_S = 0.1
+# Through a gateway the first answer also waits for the websocket to open (~0.2 s on a busy
+# machine): a longer wait, so a settled remote kernel is not taken for a starting one.
+_REMOTE_STARTING_GRACE_S = 1.0
 NO_PYTHON_NOTE = "no variable context (kernel language: {lang})"
 
 
@@ -347,6 +350,8 @@ async def kernel_starting(client: Any, *, grace: float = _STARTING_GRACE_S) -> b
         return True
     if st is None or st.info_sent is None:
         return False
+    if isinstance(client, GatewayProbeClient):
+        grace = max(grace, _REMOTE_STARTING_GRACE_S)
     left = st.info_sent + grace - time.monotonic()
     if left > 0:
         try:
