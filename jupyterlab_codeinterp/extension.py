@@ -18,7 +18,7 @@ from .chat.service import ChatService
 from .chat.warmup import preload_modules
 from .config import CodeInterp
 from .context.gather import gather_context
-from .context.kernel_probe import KernelClientPool
+from .context.probe_clients import KernelClientPool
 from .handlers import ChatWebSocketHandler, ConfigHandler, ContextHandler, LoopLagHandler, ResourcesHandler
 from .instrumentation import resources
 from .instrumentation.loop_lag import LoopLagMonitor, interval_from_env
