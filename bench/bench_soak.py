@@ -18,6 +18,13 @@ cycles (the first half includes the warm-up: imports, caches, the allocator's ar
 whether it is flat: counts gain less than one per 100 cycles, RSS less than
 ``--rss-flat-kib`` KiB per cycle. No asserts.
 
+``--trim`` also samples RSS after glibc's ``malloc_trim(0)`` in the server (through the debug
+route; Linux only): what is left once the allocator has given its free pages back. The trim
+then runs once per cycle, so the raw RSS of such a run is what grows again within one cycle.
+``--env MALLOC_ARENA_MAX=2`` runs the server with two malloc arenas. ``--diagnose 20,60``
+prints, after those cycles, the object types and event-loop timers that grew in the
+server since the previous look (``--tracemalloc``: and the allocation tracebacks).
+
     .venv/bin/python bench/bench_soak.py --cycles 200
 """
 
@@ -306,8 +313,8 @@ async def soak(args: argparse.Namespace) -> None:
             ys = [r[key] for r in half]
             s = slope(ys)
             flat = s < args.rss_flat_kib if key.startswith("rss") else s * 100 < 1
-            print(f"{key:15} {start[key]:9.0f} {rows[-1][key]:9.0f} {s:12.3f} {s * 100:9.1f}  "
-                  f"{'flat' if flat else 'GROWING'}")
+            verdict = "n/a" if s != s else "flat" if flat else "GROWING"  # nan: not measured
+            print(f"{key:15} {start[key]:9.0f} {rows[-1][key]:9.0f} {s:12.3f} {s * 100:9.1f}  {verdict}")
         if problems:
             print(f"\n{len(problems)} turns did not go as expected, e.g.: " + "; ".join(problems[:3]))
         if args.json:
