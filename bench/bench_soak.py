@@ -275,7 +275,8 @@ async def diagnose(server: Server, i: int, top: int, traces: bool) -> None:
     for name, n, cancelled, due in data.get("scheduled", []):
         print(f"  timers {n:5d} ({cancelled} cancelled, the last due in {due:.0f} s)  {name}")
     for stat in data.get("tracemalloc", []):
-        print(f"  {stat['size_diff']:+9d} B {stat['count_diff']:+6d} blocks  " + " <- ".join(reversed(stat["traceback"][-4:])))
+        where = " <- ".join(reversed(stat["traceback"][-4:]))
+        print(f"  {stat['size_diff']:+9d} B {stat['count_diff']:+6d} blocks  {where}")
 
 
 async def soak(args: argparse.Namespace) -> None:

@@ -10,8 +10,9 @@ Query arguments, each opt-in and only on this debug route:
 * ``collect=1``: a garbage collection first, so ``chat_sockets`` (chat socket handlers
   alive, open or closed) counts what is still referenced.
 * ``trim=1``: ``rss_kib`` before and ``rss_trimmed_kib`` after glibc's ``malloc_trim(0)``
-  (Linux only), which gives memory that is free inside the allocator back to the system.
-  RSS that comes back to flat after it was freed, not held (see bench/README.md, Soak).
+  (Linux only), which gives memory that is free inside the allocator back to the system:
+  what the trim takes back was freed and kept by the allocator, not held by the server
+  (see bench/README.md, Soak).
 * ``types=N``: the N object types whose instance counts (``gc.get_objects()``) changed most
   since the previous ``types`` call, with the change.
 * ``tracemalloc=N``: the N tracebacks whose allocations grew most since the previous call;
@@ -108,7 +109,7 @@ def scheduled(top: int) -> list[tuple[str, int, int, float]]:
     groups: dict[str, list[Any]] = {}
     for handle in list(getattr(loop, "_scheduled", [])):
         cb = getattr(handle, "_callback", None)
-        name = getattr(cb, "__qualname__", None) or type(cb).__qualname__
+        name = "(cancelled)" if cb is None else getattr(cb, "__qualname__", None) or type(cb).__qualname__
         row = groups.setdefault(name, [0, 0, 0.0])
         row[0] += 1
         row[1] += handle.cancelled()
