@@ -51,3 +51,16 @@ async def test_closed_chat_socket_is_dropped_by_the_service_and_freed(server, sc
         await asyncio.sleep(0.1)
     assert now["watched_chats"] == 0 and now["turns_running"] == 0
     assert now["chat_sockets"] == 0, "the closed chat socket's handler is still referenced"
+
+
+def test_trim_reports_rss_before_and_after():
+    import sys
+
+    from jupyterlab_codeinterp.instrumentation import resources
+
+    data = resources.trimmed()
+    if not sys.platform.startswith("linux"):
+        assert data["malloc_trim"] is False
+        return
+    assert data["rss_kib"] > 0 and data["rss_trimmed_kib"] > 0
+    assert isinstance(data["malloc_trim"], bool)
