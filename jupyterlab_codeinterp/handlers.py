@@ -58,7 +58,7 @@ class ContextHandler(_Base):
         except PathError as exc:
             raise web.HTTPError(400, str(exc)) from exc
         started = time.perf_counter()
-        ctx = await self.codeinterp.context_for(path)
+        ctx = await self.codeinterp.context_for(path, kernel_hint=self.get_query_argument("kernel", ""))
         data = ctx.to_json()
         data["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 2)
         self.finish(json.dumps(data))
