@@ -339,6 +339,8 @@ class _TurnRun:
         extra_user: list[dict[str, Any]] = []
         for i, call in enumerate(calls):
             result, images = await self.cells.dispatch(call)
+            if call.name == RUN_CODE and "status: ok" in result[:120]:
+                result += prompts.form_reminder(self.turn.prompt)
             tool_msg = {"role": "tool", "tool_call_id": call.id, "content": result}
             conversation.append(tool_msg)
             self.new_messages.append(tool_msg)
@@ -386,7 +388,7 @@ class _TurnRun:
         conversation.append(assistant)
         self.new_messages.append(assistant)
         results, images = await self.cells.run_blocks(blocks)
-        user = {"role": "user", "content": prompts.result_message_for_codeblocks(results)}
+        user = {"role": "user", "content": prompts.result_message_for_codeblocks(results, self.turn.prompt)}
         if images and self.vision:
             user = {"role": "user", "content": [{"type": "text", "text": user["content"]}]
                     + image_message(images)["content"][1:]}
