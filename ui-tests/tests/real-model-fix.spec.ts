@@ -31,15 +31,32 @@ function lines(code: string): string[] {
     .filter(l => l.trim() !== '');
 }
 
-/** Restart the kernel and run every cell, as "Restart Kernel and Run All Cells" does. */
-async function restartAndRunAll(page: IJupyterLabPageFixture): Promise<void> {
+/**
+ * Run every cell from the top in a fresh kernel. A new kernel process (as Kernel > Change
+ * Kernel… starts), not a restart: in the browser here a cell run right after Restart Kernel
+ * stayed queued ([*]) with JupyterLab alone, the extension disabled.
+ */
+async function runAllInAFreshKernel(
+  page: IJupyterLabPageFixture
+): Promise<void> {
   await page.evaluate(async () => {
-    const panel = window.jupyterapp.shell.currentWidget as any;
     // no output or execution count of the earlier run is left to mistake for this one
     await window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs');
-    await panel.sessionContext.restartKernel();
-    await window.jupyterapp.commands.execute('notebook:run-all-cells');
+    const panel = window.jupyterapp.shell.currentWidget as any;
+    await panel.sessionContext.changeKernel({ name: 'python3' });
   });
+  await page.waitForFunction(
+    () => {
+      const panel = (window as any).jupyterapp.shell.currentWidget;
+      const kernel = panel?.sessionContext?.session?.kernel;
+      return (
+        kernel?.status === 'idle' && kernel?.connectionStatus === 'connected'
+      );
+    },
+    undefined,
+    { timeout: 60000 }
+  );
+  await page.notebook.run();
 }
 
 test.describe('Fix this error with a real model', () => {
@@ -111,7 +128,7 @@ test.describe('Fix this error with a real model', () => {
 
     // from the top, in a fresh kernel
     const count = (await notebookCells(page)).length;
-    await restartAndRunAll(page);
+    await runAllInAFreshKernel(page);
     await expect
       .poll(
         async () =>
