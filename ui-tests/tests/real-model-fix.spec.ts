@@ -32,9 +32,11 @@ function lines(code: string): string[] {
 }
 
 /**
- * Run every cell from the top in a fresh kernel. A new kernel process (as Kernel > Change
- * Kernel… starts), not a restart: in the browser here a cell run right after Restart Kernel
- * stayed queued ([*]) with JupyterLab alone, the extension disabled.
+ * Run every cell from the top in a fresh kernel (a new kernel process, as Kernel > Change
+ * Kernel… starts). The kernel's websocket may be refused while the new kernel starts
+ * (jupyter_server answered 500, "'NoneType' object has no attribute 'kernel_ws_protocol'",
+ * and a cell run then stayed queued, with or without the extension): reconnect until it is
+ * connected, as JupyterLab's reconnect does.
  */
 async function runAllInAFreshKernel(
   page: IJupyterLabPageFixture
@@ -49,12 +51,15 @@ async function runAllInAFreshKernel(
     () => {
       const panel = (window as any).jupyterapp.shell.currentWidget;
       const kernel = panel?.sessionContext?.session?.kernel;
+      if (kernel?.connectionStatus === 'disconnected') {
+        void kernel.reconnect().catch(() => undefined);
+      }
       return (
         kernel?.status === 'idle' && kernel?.connectionStatus === 'connected'
       );
     },
     undefined,
-    { timeout: 60000 }
+    { timeout: 120000, polling: 2000 }
   );
   await page.notebook.run();
 }
