@@ -24,11 +24,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from jupyter_client.manager import AsyncKernelManager  # noqa: E402
 
-from jupyterlab_codeinterp.context.kernel_probe import (  # noqa: E402
-    new_probe_client,
-    probe_kernel,
-    render_probe,
-)
+from jupyterlab_codeinterp.context.kernel_probe import probe_kernel  # noqa: E402
+from jupyterlab_codeinterp.context.probe_clients import new_probe_client  # noqa: E402
+from jupyterlab_codeinterp.context.probe_render import render_probe  # noqa: E402
 
 HEAVY_NAMESPACE = """
 import numpy as np, pandas as pd

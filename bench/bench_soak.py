@@ -18,6 +18,13 @@ cycles (the first half includes the warm-up: imports, caches, the allocator's ar
 whether it is flat: counts gain less than one per 100 cycles, RSS less than
 ``--rss-flat-kib`` KiB per cycle. No asserts.
 
+``--trim`` also samples RSS after glibc's ``malloc_trim(0)`` in the server (through the debug
+route; Linux only): what is left once the allocator has given its free pages back. The trim
+then runs once per cycle, so the raw RSS of such a run is what grows again within one cycle.
+``--env MALLOC_ARENA_MAX=2`` runs the server with two malloc arenas. ``--diagnose 20,60``
+prints, after those cycles, the object types and event-loop timers that grew in the
+server since the previous look (``--tracemalloc``: and the allocation tracebacks).
+
     .venv/bin/python bench/bench_soak.py --cycles 200
 """
 
@@ -46,6 +53,8 @@ NOTEBOOK = {"cells": [], "metadata": {"kernelspec": {"name": "python3", "display
                                                       "language": "python"}},
             "nbformat": 4, "nbformat_minor": 5}
 METRICS = ("probe_clients", "threads", "fds", "sockets", "rss_kib")
+#: with --trim: RSS after glibc's malloc_trim(0), i.e. less what the allocator holds free
+TRIMMED = "rss_trimmed_kib"
 
 
 def wait_port(port: int, proc: subprocess.Popen, what: str, log: str = "") -> None:
@@ -119,9 +128,10 @@ class Server:
                     raise SystemExit(f"jupyter server not ready: {exc}\n" + open(self.log).read())
                 await asyncio.sleep(0.5)
 
-    async def sample(self) -> dict[str, float]:
+    async def sample(self, trim: bool = False) -> dict[str, float]:
+        rss_kib = self.ps.memory_info().rss / 1024  # before the route runs (and trims)
         try:
-            counts = await self.http("GET", "codeinterp/debug/resources")
+            counts = await self.http("GET", "codeinterp/debug/resources" + ("?trim=1" if trim else ""))
         except tornado.httpclient.HTTPClientError:  # a server without the route (an older version)
             counts = {"probe_clients": float("nan"), "kernels": float("nan")}
         fds = sockets = 0
@@ -134,7 +144,7 @@ class Server:
             sockets += target.startswith("socket:")
         return {"probe_clients": counts["probe_clients"], "kernels": counts["kernels"],
                 "threads": self.ps.num_threads(), "fds": fds, "sockets": sockets,
-                "rss_kib": self.ps.memory_info().rss / 1024}
+                "rss_kib": rss_kib, **({TRIMMED: counts.get(TRIMMED) or float("nan")} if trim else {})}
 
     def close(self) -> None:
         stop(self.proc)
@@ -256,12 +266,30 @@ def slope(ys: list[float]) -> float:
     return sum((x - mx) * (y - my) for x, y in enumerate(ys)) / sum((x - mx) ** 2 for x in range(n))
 
 
+async def diagnose(server: Server, i: int, top: int, traces: bool) -> None:
+    """Print what grew in the server's Python heap since the previous call (--diagnose)."""
+    data = await server.http("GET", f"codeinterp/debug/resources?types={top}&tracemalloc={top if traces else 0}")
+    print(f"--- after cycle {i + 1}: object types whose count changed most since the last look")
+    for name, n, d in data.get("types", []):
+        print(f"  {d:+7d} {n:8d}  {name}")
+    for name, n, cancelled, due in data.get("scheduled", []):
+        print(f"  timers {n:5d} ({cancelled} cancelled, the last due in {due:.0f} s)  {name}")
+    for stat in data.get("tracemalloc", []):
+        where = " <- ".join(reversed(stat["traceback"][-4:]))
+        print(f"  {stat['size_diff']:+9d} B {stat['count_diff']:+6d} blocks  {where}")
+
+
 async def soak(args: argparse.Namespace) -> None:
-    server = Server(args.port, args.model_port)
+    env = dict(kv.split("=", 1) for kv in args.env)
+    server = Server(args.port, args.model_port, env)
+    looks = {int(c) for c in args.diagnose.split(",") if c.strip()}
+    metrics = METRICS + ((TRIMMED,) if args.trim else ())
     try:
         await server.ready()
         await asyncio.sleep(2)
-        start = await server.sample()
+        start = await server.sample(args.trim)
+        if looks:
+            await diagnose(server, -1, args.diagnose_top, args.tracemalloc)
         print(f"server pid {server.proc.pid}; at start: " + ", ".join(f"{k} {v:.0f}" for k, v in start.items()),
               flush=True)
         rows: list[dict[str, float]] = []
@@ -271,21 +299,23 @@ async def soak(args: argparse.Namespace) -> None:
             problems += await cycle(server, i, restart=args.restart_every > 0 and i % args.restart_every == 0,
                                     chat=not args.no_chat)
             await asyncio.sleep(args.settle)  # let the shut-down kernel's process and sockets go
-            row = await server.sample()
+            row = await server.sample(args.trim)
+            if i + 1 in looks:
+                await diagnose(server, i, args.diagnose_top, args.tracemalloc)
             rows.append(row)
             if i % args.print_every == 0 or i == args.cycles - 1:
                 print(f"cycle {i + 1:4d} ({time.monotonic() - t0:6.0f} s): "
-                      + ", ".join(f"{k} {row[k]:.0f}" for k in ("kernels",) + METRICS), flush=True)
+                      + ", ".join(f"{k} {row[k]:.0f}" for k in ("kernels",) + metrics), flush=True)
         half = rows[len(rows) // 2:]
         print(f"\n{args.cycles} cycles in {time.monotonic() - t0:.0f} s (kernel restarted every "
               f"{args.restart_every} cycles); slope per cycle over the last {len(half)} (least squares):")
         print(f"{'metric':15} {'start':>9} {'end':>9} {'slope/cycle':>12} {'per 100':>9}  verdict")
-        for key in METRICS:
+        for key in metrics:
             ys = [r[key] for r in half]
             s = slope(ys)
-            flat = s < args.rss_flat_kib if key == "rss_kib" else s * 100 < 1
-            print(f"{key:15} {start[key]:9.0f} {rows[-1][key]:9.0f} {s:12.3f} {s * 100:9.1f}  "
-                  f"{'flat' if flat else 'GROWING'}")
+            flat = s < args.rss_flat_kib if key.startswith("rss") else s * 100 < 1
+            verdict = "n/a" if s != s else "flat" if flat else "GROWING"  # nan: not measured
+            print(f"{key:15} {start[key]:9.0f} {rows[-1][key]:9.0f} {s:12.3f} {s * 100:9.1f}  {verdict}")
         if problems:
             print(f"\n{len(problems)} turns did not go as expected, e.g.: " + "; ".join(problems[:3]))
         if args.json:
@@ -305,6 +335,17 @@ def main() -> None:
     p.add_argument("--model-port", type=int, default=8871)
     p.add_argument("--print-every", type=int, default=10)
     p.add_argument("--json", default="", help="write every sample here")
+    p.add_argument("--trim", action="store_true",
+                   help="also sample RSS after malloc_trim(0) in the server (glibc; the debug route)")
+    p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                   help="set in the server's environment, e.g. MALLOC_ARENA_MAX=2")
+    p.add_argument("--diagnose", default="", metavar="C1,C2,...",
+                   help="after these cycles print the object types, the event loop's timers and "
+                        "(--tracemalloc) the allocation tracebacks that grew since the previous look")
+    p.add_argument("--diagnose-top", type=int, default=15)
+    p.add_argument("--tracemalloc", action="store_true",
+                   help="with --diagnose: also the allocation tracebacks that grew (tracing starts at "
+                        "the first look and costs memory and time itself)")
     p.add_argument("--no-chat", action="store_true",
                    help="notebooks and kernels only, no chat socket or turn (the server's own baseline)")
     asyncio.run(soak(p.parse_args()))

@@ -74,7 +74,7 @@ async def _local_servers_note(report: _Report, cfg: CodeInterp) -> None:
 async def run_doctor(cfg: CodeInterp, *, out: Optional[TextIO] = None) -> int:
     """Print the report to ``out`` (stdout); return the exit code (0: all is well)."""
     from .agent.tools import TOOL_SPECS, TOOL_NAMES
-    from .agent.codeblocks import parse_textual_tool_calls
+    from .agent.textual_calls import parse_textual_tool_calls
     from .llm.client import ModelClient, forget_endpoint_cache
     from .llm.types import ProviderError
 

@@ -18,7 +18,7 @@ from .chat.service import ChatService
 from .chat.warmup import preload_modules
 from .config import CodeInterp
 from .context.gather import gather_context
-from .context.kernel_probe import KernelClientPool
+from .context.probe_clients import KernelClientPool
 from .handlers import ChatWebSocketHandler, ConfigHandler, ContextHandler, LoopLagHandler, ResourcesHandler
 from .instrumentation import resources
 from .instrumentation.loop_lag import LoopLagMonitor, interval_from_env
@@ -87,17 +87,24 @@ class CodeInterpState:
         client = ModelClient(cfg, model=model)
         return OffLoopModel(client, self.model_io) if cfg.model_io_thread else client
 
-    async def kernel_id_for(self, notebook_path: str) -> str | None:
+    async def kernel_id_for(self, notebook_path: str, kernel_hint: str = "") -> str | None:
+        """The kernel of the notebook's session; else ``kernel_hint`` (the kernel the browser
+        runs the notebook on) when it is a kernel of this server: right after a rename the
+        session may still carry the notebook's previous path."""
         sm = self.serverapp.session_manager
         try:
             session = await sm.get_session(path=notebook_path)
         except Exception:  # web.HTTPError(404) when there is no session
-            return None
+            session = None
         kernel = (session or {}).get("kernel") or {}
-        return kernel.get("id")
+        if kernel.get("id"):
+            return kernel["id"]
+        if kernel_hint and kernel_hint in self.serverapp.kernel_manager:
+            return kernel_hint
+        return None
 
-    async def kernel_client_for(self, notebook_path: str) -> Any:
-        kernel_id = await self.kernel_id_for(notebook_path)
+    async def kernel_client_for(self, notebook_path: str, kernel_hint: str = "") -> Any:
+        kernel_id = await self.kernel_id_for(notebook_path, kernel_hint)
         if not kernel_id:
             return None
         client = await self.kernel_clients.get(kernel_id)
@@ -136,12 +143,12 @@ class CodeInterpState:
         await km.get_kernel(kernel_id).interrupt_kernel()
         return True
 
-    async def context_for(self, notebook_path: str) -> Any:
+    async def context_for(self, notebook_path: str, kernel_hint: str = "") -> Any:
         cfg = self.config
         return await gather_context(
             root_dir=self.root_dir,
             notebook_path=notebook_path,
-            kernel_client=await self.kernel_client_for(notebook_path),
+            kernel_client=await self.kernel_client_for(notebook_path, kernel_hint),
             cells=None,
             token_budget=cfg.context_token_budget,
             probe_timeout=cfg.probe_timeout,

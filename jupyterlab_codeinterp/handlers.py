@@ -8,9 +8,11 @@ apply: ``read`` on ``codeinterp`` for the configuration, ``read`` on ``kernels``
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 import time
+import weakref
 from typing import Any, Optional
 
 from jupyter_core.utils import ensure_async
@@ -56,7 +58,7 @@ class ContextHandler(_Base):
         except PathError as exc:
             raise web.HTTPError(400, str(exc)) from exc
         started = time.perf_counter()
-        ctx = await self.codeinterp.context_for(path)
+        ctx = await self.codeinterp.context_for(path, kernel_hint=self.get_query_argument("kernel", ""))
         data = ctx.to_json()
         data["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 2)
         self.finish(json.dumps(data))
@@ -67,6 +69,8 @@ class ChatWebSocketHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
 
     auth_resource = "kernels"
     connection: Optional[ChatConnection] = None
+    #: the handlers still alive, open or not (for the resources debug route: leak checks)
+    alive: "weakref.WeakSet[ChatWebSocketHandler]" = weakref.WeakSet()
 
     def set_default_headers(self) -> None:
         """No CSP/cache headers on a websocket upgrade (as jupyter_server's own sockets do)."""
@@ -94,6 +98,7 @@ class ChatWebSocketHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
         # small frames answered by small frames (executor requests): without this, a frame
         # sent while the previous one is unacknowledged waits for the peer's delayed ACK (~40 ms)
         self.set_nodelay(True)
+        ChatWebSocketHandler.alive.add(self)
         state = self.settings["codeinterp"]
         user = getattr(self.current_user, "username", "") or ""
         self.connection = ChatConnection(state.chat_service, self._send_text, user=user)
@@ -112,6 +117,13 @@ class ChatWebSocketHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
         if self.connection is not None:
             self.connection.close()
             self.connection = None
+        # WebSocketMixin's keep-alive ping stops itself only at its next tick after the
+        # close (every 30 s by default), and until then it keeps this handler alive with
+        # its request, headers, cookies and stream buffers: stop it now
+        ping = getattr(self, "ping_callback", None)
+        if ping is not None:
+            ping.stop()
+            self.ping_callback = None
 
 
 class LoopLagHandler(_Base):
@@ -142,6 +154,19 @@ class ResourcesHandler(_Base):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        from .instrumentation.resources import counts
+        from .instrumentation import resources
 
-        self.finish(json.dumps(counts(self.codeinterp)))
+        if self.get_query_argument("collect", ""):
+            gc.collect()  # count what is still referenced, not what awaits the collector
+        data: dict[str, Any] = dict(resources.counts(self.codeinterp))
+        data["chat_sockets"] = len(ChatWebSocketHandler.alive)
+        if self.get_query_argument("trim", ""):
+            data.update(resources.trimmed())
+        types = int(self.get_query_argument("types", "0") or 0)
+        if types:
+            data["types"] = resources.type_growth(types)
+            data["scheduled"] = resources.scheduled(types)
+        traces = int(self.get_query_argument("tracemalloc", "0") or 0)
+        if traces:
+            data["tracemalloc"] = resources.tracemalloc_growth(traces)
+        self.finish(json.dumps(data))

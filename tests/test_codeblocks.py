@@ -8,8 +8,8 @@ import pytest
 
 from jupyterlab_codeinterp.agent.codeblocks import (
     CODEBLOCK_INSTRUCTIONS, extract_code, find_code_blocks, looks_like_python,
-    parse_textual_tool_calls,
 )
+from jupyterlab_codeinterp.agent.textual_calls import parse_textual_tool_calls
 
 TOOLS = {"run_code", "inspect_variable"}
 

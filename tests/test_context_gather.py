@@ -12,7 +12,7 @@ import pytest
 from jupyter_client.manager import AsyncKernelManager
 
 from jupyterlab_codeinterp.context.gather import CLOSE_TAG, gather_context
-from jupyterlab_codeinterp.context.kernel_probe import new_probe_client
+from jupyterlab_codeinterp.context.probe_clients import new_probe_client
 from jupyterlab_codeinterp.context.tokens import estimate_tokens
 
 KEYERROR_TB = [

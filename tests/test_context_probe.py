@@ -13,13 +13,9 @@ import pytest
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 
-from jupyterlab_codeinterp.context.kernel_probe import (
-    KernelClientPool,
-    ProbeResult,
-    new_probe_client,
-    probe_kernel,
-    render_probe,
-)
+from jupyterlab_codeinterp.context.kernel_probe import ProbeResult, probe_kernel
+from jupyterlab_codeinterp.context.probe_clients import KernelClientPool, new_probe_client
+from jupyterlab_codeinterp.context.probe_render import render_probe
 
 BIG_NAMESPACE = """
 import numpy as np, pandas as pd

@@ -22,12 +22,8 @@ from jupyter_client.manager import AsyncKernelManager
 
 from hardening_support import open_tab
 from jupyterlab_codeinterp.context.gather import gather_context
-from jupyterlab_codeinterp.context.kernel_probe import (
-    STARTING_NOTE,
-    KernelClientPool,
-    kernel_starting,
-    new_probe_client,
-)
+from jupyterlab_codeinterp.context.kernel_probe import STARTING_NOTE, kernel_starting
+from jupyterlab_codeinterp.context.probe_clients import KernelClientPool, new_probe_client
 from scripted_model import text
 from server_fixtures import JupyterServer, start_jupyter_server, stop_jupyter_server
 

@@ -16,7 +16,8 @@ import pytest
 import tornado.httpclient
 
 from gateway_fixtures import GatewayTab, KernelSocket, start_kernel_gateway, stdout_of, stop_kernel_gateway
-from jupyterlab_codeinterp.context.kernel_probe import eval_expression, probe_kernel, render_probe
+from jupyterlab_codeinterp.context.kernel_probe import eval_expression, probe_kernel
+from jupyterlab_codeinterp.context.probe_render import render_probe
 from jupyterlab_codeinterp.context.remote_kernel import REMOTE_LATE_TEXT, GatewayProbeClient
 from scripted_model import call, run_code, text, tool_calls
 from server_fixtures import qs, start_jupyter_server, stop_jupyter_server
@@ -235,7 +236,7 @@ async def test_pool_replaces_a_gateway_client_whose_socket_closed(gateway):
     from jupyter_server.gateway.gateway_client import GatewayClient
     from jupyter_server.gateway.managers import GatewayKernelManager
 
-    from jupyterlab_codeinterp.context.kernel_probe import KernelClientPool
+    from jupyterlab_codeinterp.context.probe_clients import KernelClientPool
 
     kernel_id = await _gateway_kernel(gateway)
     previous = GatewayClient._instance if GatewayClient.initialized() else None

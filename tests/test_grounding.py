@@ -248,3 +248,25 @@ def test_the_command_line_says_when_an_answer_was_not_computed(tmp_path, scripte
     assert proc.returncode == 0, proc.stderr
     assert "1234" not in proc.stdout and "not compute" in proc.stdout
     assert "grounding: not_computed" in proc.stderr
+
+
+@pytest.mark.parametrize("protocol", ["tools", "codeblocks"])
+async def test_the_required_form_of_the_answer_is_recalled_with_the_result(workspace, scripted_model,
+                                                                          scripted_config, protocol):
+    """Seen with Qwen2.5-Coder-1.5B: the cell printed 0.0679982268 and the answer gave it
+    unrounded, or in prose, though the request asked for @name[value] to two decimals."""
+    tmp_path, executor = workspace
+    scripted_config.protocol = protocol
+    compute = run_code(TOTAL) if protocol == "tools" else text(f"```python\n{TOTAL}\n```")
+    scripted_model.set_script(compute, text("@total_gdp[790.00]"))
+    prompt = ("What is the total gdp in gdp.csv?\n\nConstraints: round to two decimal places.\n\n"
+              "Give the final answer in this format: @total_gdp[value]")
+    result, _ = await run_agent_turn(scripted_config, executor, tmp_path, "g9", prompt)
+    assert result.status == "done" and result.grounding == "computed"
+    after_cell = str(scripted_model.requests[1]["messages"][-1]["content"])
+    assert "in the form the user asked for" in after_cell
+    assert "round to two decimal places" in after_cell and "@total_gdp[value]" in after_cell
+    # a request that asks for no particular form gets no reminder
+    scripted_model.set_script(compute, text("The total GDP is 790.0."))
+    await run_agent_turn(scripted_config, executor, tmp_path, "g10", "What is the total gdp in gdp.csv?")
+    assert "in the form the user asked for" not in str(scripted_model.requests[-1]["messages"][-1]["content"])

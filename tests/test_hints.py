@@ -99,6 +99,18 @@ async def test_attribute_error_suggests_close_attributes_of_the_object(kernel):
     assert "'read_csv'" in hint
 
 
+async def test_a_function_called_on_the_wrong_module_is_found_where_it_lives(kernel):
+    """Seen with Qwen2.5-Coder-1.5B on a normality question: pd.stats.shapiro(...), twice."""
+    tmp_path, executor = kernel
+    hint = await hint_for(tmp_path, executor,
+                          'import pandas as pd\ndf = pd.read_csv("countries.csv")\n'
+                          'result = pd.stats.shapiro(df["Population"])')
+    assert "shapiro() is not in pandas; it is in scipy.stats" in hint
+    assert "from scipy import stats; stats.shapiro(...)" in hint
+    hint = await hint_for(tmp_path, executor, 'import numpy as np\nnp.pearsonr([1, 2, 3], [1, 2, 4])')
+    assert "pearsonr() is not in numpy; it is in scipy.stats" in hint
+
+
 async def test_module_not_found_names_installed_alternatives_checked_in_the_kernel(kernel):
     tmp_path, executor = kernel
     hint = await hint_for(tmp_path, executor, "import pandas as pd\nfrom nosuchstats_pkg import stats")

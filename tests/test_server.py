@@ -96,6 +96,17 @@ async def test_context_route(jupyter_server):
     assert "sales" in data["text"] and "sales.csv" in data["text"]
     assert data["tokens"] > 0
     assert {"variables", "files", "cells", "errors"} <= set(data["parts"])
+
+    # renamed in the browser before the session followed: the session still names the old
+    # path, and the kernel the tab runs the notebook on (?kernel=) is taken instead
+    os.rename(os.path.join(root, "ctx.ipynb"), os.path.join(root, "renamed.ipynb"))
+    resp = await jupyter_server.fetch("codeinterp/context?path=" + qs("renamed.ipynb"))
+    assert "no kernel running" in json.loads(resp.body)["text"]
+    resp = await jupyter_server.fetch("codeinterp/context?path=" + qs("renamed.ipynb") + "&kernel=" + kernel_id)
+    assert "sales: DataFrame" in json.loads(resp.body)["text"]
+    # a kernel id that is not one of this server's is ignored
+    resp = await jupyter_server.fetch("codeinterp/context?path=" + qs("renamed.ipynb") + "&kernel=not-a-kernel")
+    assert "no kernel running" in json.loads(resp.body)["text"]
     for part in data["parts"].values():
         assert "elapsed_ms" in part
 

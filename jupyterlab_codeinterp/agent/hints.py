@@ -109,6 +109,22 @@ def __ci_facts(ns, args):
                     objs.append({"name": name, "type": tname, "attrs": [a for a in dir(v) if not a.startswith("_")][:600]})
                     break
         out["objects"] = objs[:3]
+    elif kind == "where":
+        # which well-known module has the function the code called on the wrong owner; a
+        # module not imported yet is imported (into sys.modules only: the user's names stay)
+        name, hits = args.get("name", ""), []
+        for m in args.get("modules", []):
+            try:
+                mod = sys.modules.get(m)
+                if mod is None and importlib.util.find_spec(m.split(".")[0]) is not None:
+                    mod = importlib.import_module(m)
+                if mod is not None and callable(getattr(mod, name, None)):
+                    hits.append(m)
+            except Exception:
+                continue
+            if len(hits) >= 3:
+                break
+        out["where"] = hits
     elif kind == "modules":
         found = {}
         for m in args.get("modules", []):
@@ -367,6 +383,34 @@ def attr_hint(missing: str, objects: list[dict[str, Any]]) -> str:
     return ("Hint: " + "; ".join(parts) + ".") if parts else ""
 
 
+#: where functions that small models call on the wrong module usually live (``pd.stats.shapiro``,
+#: ``np.pearsonr``...), searched in this order; only installed ones are imported
+FUNCTION_HOMES = ["scipy.stats", "numpy", "pandas", "math", "statistics", "sklearn.metrics",
+                  "sklearn.preprocessing", "sklearn.linear_model", "sklearn.model_selection"]
+
+
+def called_function(attr: str, code: str) -> Optional[str]:
+    """The function a failing ``module.attr...`` expression calls: ``shapiro`` in
+    ``pd.stats.shapiro(x)``, ``pearsonr`` in ``np.pearsonr(x, y)``."""
+    m = re.search(r"\b" + re.escape(attr) + r"((?:\.\w+)*)\s*\(", code)
+    if not m:
+        return None
+    chain = [p for p in m.group(1).split(".") if p]
+    return chain[-1] if chain else attr
+
+
+def where_hint(function: str, module: str, homes: list[str]) -> str:
+    homes = [h for h in homes if h != module]
+    if not homes:
+        return ""
+    home = homes[0]
+    parent, _, leaf = home.rpartition(".")
+    alias = {"numpy": "import numpy as np; np", "pandas": "import pandas as pd; pd"}.get(home, f"import {home}; {home}")
+    how = f"from {parent} import {leaf}; {leaf}.{function}(...)" if parent else f"{alias}.{function}(...)"
+    others = f" (also in {', '.join(homes[1:])})" if homes[1:] else ""
+    return f"Hint: {function}() is not in {module}; it is in {home}{others}: `{how}`."
+
+
 def modules_hint(missing: str, found: dict[str, bool]) -> str:
     top = missing.split(".")[0]
     pip = _PIP_NAMES.get(top, top)
@@ -418,7 +462,13 @@ async def _hint(run: FailedRun, client: Any, workspace: str, timeout: float) -> 
         tname = q[0] if q and not module else None
         facts = await kernel_facts(client, {"kind": "attrs", "names": list(dict.fromkeys(owners))[:3],
                                             "type": tname, "module": module}, timeout=timeout)
-        return attr_hint(attr, facts.get("objects") or [])
+        hint = attr_hint(attr, facts.get("objects") or [])
+        called = called_function(attr, (line or "") + "\n" + run.code) if module else None
+        if called:
+            where = await kernel_facts(client, {"kind": "where", "name": called, "modules": FUNCTION_HOMES},
+                                       timeout=timeout)
+            hint = " ".join(h for h in (hint, where_hint(called, module, where.get("where") or [])) if h)
+        return hint
     if ename in ("ModuleNotFoundError", "ImportError") and "No module named" in evalue:
         q = quoted(evalue)
         if not q:

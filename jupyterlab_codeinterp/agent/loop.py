@@ -28,10 +28,11 @@ from ..llm.types import ModelReply, ProviderError, TokenUsage, ToolCall
 from ..protocol import CodeDeltaMsg, ContextNoteMsg, ErrorMsg, NoticeMsg, TextDeltaMsg, TurnStatus
 from . import prompts
 from .cells import CellRunner, Finished, Rejected, image_message
-from .codeblocks import CODEBLOCK_INSTRUCTIONS, compact_system_prompt, extract_code, parse_textual_tool_calls
+from .codeblocks import CODEBLOCK_INSTRUCTIONS, compact_system_prompt, extract_code
 from .grounding import Grounding, GroundingRule
 from .repair import GaveUp, Repairs
 from .streamtext import BROKEN_CALL_NOTE, CallTextGuard, names_a_tool
+from .textual_calls import parse_textual_tool_calls
 from .tools import RUN_CODE, TOOL_NAMES, TOOL_SPECS, parse_arguments, partial_code_argument
 from .window import stable_window
 from .turn import (  # noqa: F401  (Turn, TurnResult, price_of... are imported from here)
@@ -42,7 +43,6 @@ from .turn import (  # noqa: F401  (Turn, TurnResult, price_of... are imported f
     for_model,
     price_of,
     to_usage,
-    trim_history,
 )
 
 log = logging.getLogger(__name__)
@@ -339,6 +339,8 @@ class _TurnRun:
         extra_user: list[dict[str, Any]] = []
         for i, call in enumerate(calls):
             result, images = await self.cells.dispatch(call)
+            if call.name == RUN_CODE and "status: ok" in result[:120]:
+                result += prompts.form_reminder(self.turn.prompt)
             tool_msg = {"role": "tool", "tool_call_id": call.id, "content": result}
             conversation.append(tool_msg)
             self.new_messages.append(tool_msg)
@@ -386,7 +388,7 @@ class _TurnRun:
         conversation.append(assistant)
         self.new_messages.append(assistant)
         results, images = await self.cells.run_blocks(blocks)
-        user = {"role": "user", "content": prompts.result_message_for_codeblocks(results)}
+        user = {"role": "user", "content": prompts.result_message_for_codeblocks(results, self.turn.prompt)}
         if images and self.vision:
             user = {"role": "user", "content": [{"type": "text", "text": user["content"]}]
                     + image_message(images)["content"][1:]}

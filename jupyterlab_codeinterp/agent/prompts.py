@@ -7,6 +7,8 @@ that it is data and never instructions (prompt-injection hygiene; see SECURITY.m
 
 from __future__ import annotations
 
+import re
+
 from typing import Any, Optional, Sequence
 
 from ..context.fence import defang
@@ -95,11 +97,31 @@ def user_message(prompt: str, context_text: str, fix_target: Optional[str] = Non
     return "\n\n".join(parts)
 
 
-def result_message_for_codeblocks(results: list[str]) -> str:
+_FORM_WORDS = re.compile(r"(?i)\b(format|round\w*|decimal\w*|percent\w*|units?|as an? (?:integer|list|table))\b|@\w+\[")
+
+
+def answer_form(prompt: str, limit: int = 600) -> str:
+    """The sentences of the user's request that say how the answer must look (a format,
+    rounding, units), or ''. Small models forget them by the time a cell has printed the
+    value: they answer 0.0679982268 for "rounded to two decimals", or in prose when asked
+    for ``@name[value]``."""
+    lines = [ln.strip() for ln in prompt.splitlines() if ln.strip() and _FORM_WORDS.search(ln)]
+    text = "\n".join(lines)
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
+
+
+def form_reminder(prompt: str) -> str:
+    """Appended after a cell's result, when the request asks for a form of answer."""
+    form = answer_form(prompt)
+    return f"\n\nWhen you answer, give it in the form the user asked for:\n{form}" if form else ""
+
+
+def result_message_for_codeblocks(results: list[str], prompt: str = "") -> str:
     """How results reach a model that uses the code-block protocol (as a user message)."""
     body = "\n\n".join(results)
     return (
         workspace_data("execution-result", body)
         + "\n\nContinue: if a cell failed, send the whole corrected cell in one ```python "
         "block; if you have the answer, reply with it and no code block."
+        + form_reminder(prompt)
     )

@@ -2,7 +2,7 @@
 
 Small models offered tools often print the call instead of making it
 (``{"name": "run_code", "arguments": {"code": ...}}``, a ```json block of that,
-``<tool_call>...``). The loop runs such calls (see ``parse_textual_tool_calls``); the user
+``<tool_call>...``). The loop runs such calls (see textual_calls.py); the user
 should see the cell, not the JSON. :class:`CallTextGuard` passes text through as it
 streams, but holds it back from the first line that may open such a call; once the reply
 is complete the loop either drops what was held (it was a call) or lets it through.

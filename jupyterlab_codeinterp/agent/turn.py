@@ -1,5 +1,5 @@
 """What a turn is: its request, its result, where it reports, the model it asks; and the
-conversation it sends (history trimmed to the budget, bookkeeping stripped)."""
+conversation it sends (bookkeeping stripped; agent/window.py picks the earlier turns)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from typing import Any, Optional, Protocol
 from pydantic import BaseModel
 
 from ..config import CodeInterp
-from ..context.tokens import estimate_messages_tokens
 from ..llm.types import ModelReply, ProviderError, TokenUsage
 from ..protocol import ApprovalReplyMsg, ApprovalRequestMsg, TurnMode, TurnStatus, Usage
 from .grounding import Grounding
@@ -75,18 +74,6 @@ def to_usage(config: CodeInterp, model: str, usage: TokenUsage) -> Usage:
         cost=price_of(config, model, usage),
         estimated=usage.estimated,
     )
-
-
-def trim_history(history: list[dict[str, Any]], max_tokens: int) -> list[dict[str, Any]]:
-    """Drop the oldest whole turns (a turn starts at a plain user message) to fit the budget."""
-    if estimate_messages_tokens(history) <= max_tokens:
-        return history
-    starts = [i for i, m in enumerate(history) if m.get("role") == "user" and m.get("turn_start")]
-    for start in starts[1:]:
-        rest = history[start:]
-        if estimate_messages_tokens(rest) <= max_tokens:
-            return rest
-    return history[starts[-1]:] if starts else history[-4:]
 
 
 def for_model(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:

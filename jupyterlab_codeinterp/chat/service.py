@@ -1,7 +1,8 @@
 """Chats over a socket: turns, approvals, executor requests and history, transport-agnostic.
 
 The WebSocket handler only moves text in and out; :class:`ChatConnection` validates each
-message, runs turns as tasks and answers every bad message with an ``error`` reply.
+message, runs turns as tasks and answers every bad message with an ``error`` reply; a
+turn's messages go out through its :class:`~.turn_sink.ChatTurnSink`.
 :class:`ChatService` holds what outlives a connection: the model clients, the kernel
 clients for the probe, the running turns and the history store.
 """
@@ -26,8 +27,6 @@ from ..paths import PathError, resolve_notebook_path
 from ..protocol import (
     PROTOCOL_VERSION,
     ApprovalReplyMsg,
-    ApprovalRequestMsg,
-    CodeDeltaMsg,
     DeleteChatMsg,
     ErrorMsg,
     ExecutorReplyMsg,
@@ -36,16 +35,15 @@ from ..protocol import (
     HistoryRequestMsg,
     PromptMsg,
     StopMsg,
-    TextDeltaMsg,
     TurnEndMsg,
     TurnStartMsg,
     Usage,
     dump,
     parse_client_message,
 )
-from .changes import TurnChangeRecorder
 from .history import ChatNotFound, ChatStore, valid_chat_id
-from .pacing import TurnPacer, delta_interval
+from .pacing import TurnPacer
+from .turn_sink import ChatTurnSink
 from .warmup import Warmer
 
 log = logging.getLogger(__name__)
@@ -63,10 +61,7 @@ class RunningTurn:
     connection: "ChatConnection"
     notebook_path: str
     #: the turn's sink, once the turn has loaded its chat (its live display log)
-    sink: Optional["_TurnSink"] = None
-
-#: what a turn sends that only the tab running it acts on (its cells, its approval buttons)
-_NOT_MIRRORED = frozenset({"executor_request", "approval_request"})
+    sink: Optional[ChatTurnSink] = None
 
 
 class ChatService:
@@ -155,86 +150,6 @@ def _snapshot(chat: dict[str, Any]) -> dict[str, Any]:
     """A copy of a chat record safe to serialize in a thread while the turn appends to it."""
     return {**chat, "display": list(chat.get("display", [])),
             "conversation": list(chat.get("conversation", [])), "usage": dict(chat.get("usage", {}))}
-
-
-class _TurnSink:
-    """Sends a turn's messages on the socket and records them in the chat's display log.
-
-    Streamed text and streamed code are coalesced: the first piece goes out at once, later
-    pieces at most every DELTA_INTERVAL seconds as one ``text_delta`` / ``code_delta`` (the
-    browser appends them, so joined pieces mean the same). Models stream a chunk per token
-    (50-100 a second per chat); one socket frame each made the frames, not the model, the
-    server's main cost under load (bench/bench_load.py) and most of its own time in a turn
-    (bench/overhead: a ~150-character run_code call was ~40 code_delta frames, 10-50 ms).
-    Any other message flushes the pending piece first, so the order on the socket is unchanged.
-    """
-
-    def __init__(self, conn: "ChatConnection", chat: dict[str, Any]) -> None:
-        self.conn = conn
-        self.chat = chat
-        self._pending: Optional[TextDeltaMsg | CodeDeltaMsg] = None
-        self._timer: Optional[asyncio.TimerHandle] = None
-        self._last_sent = 0.0
-        #: what the turn changes in the notebook, read off its messages (saved with turn_end)
-        self.changes = TurnChangeRecorder()
-
-    async def send(self, msg: BaseModel) -> None:
-        display = self.chat["display"]
-        if isinstance(msg, (TextDeltaMsg, CodeDeltaMsg)):
-            kind = msg.type
-            if display and display[-1].get("type") == kind and display[-1].get("turn") == msg.turn:
-                display[-1]["text"] += msg.text
-            else:
-                display.append(dump(msg))
-            if self._pending is not None and self._pending.type != kind:
-                await self.flush()
-            if self._pending is None:
-                self._pending = type(msg)(chat_id=msg.chat_id, turn=msg.turn, text=msg.text)
-            else:
-                self._pending.text += msg.text
-            loop = asyncio.get_running_loop()
-            wait = self._last_sent + delta_interval(len(self.conn.service.running)) - loop.time()
-            if wait <= 0:
-                await self.flush()
-            elif self._timer is None:
-                self._timer = loop.call_later(wait, self._flush_later)
-            return
-        await self.flush()
-        self.changes.observe(msg)
-        data = dump(msg)
-        if data["type"] not in ("executor_request",):
-            display.append(data)
-        await self.conn.send(msg)
-        if data["type"] not in _NOT_MIRRORED:
-            await self.mirror(msg)
-
-    async def mirror(self, msg: BaseModel) -> None:
-        await self.conn.service.mirror(self.chat["id"], msg, self.conn)
-
-    def _flush_later(self) -> None:
-        self._timer = None
-        if self._pending is not None:
-            asyncio.ensure_future(self.flush())
-
-    async def flush(self) -> None:
-        """Send the coalesced text now (before any other message, and at the turn's end)."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            self._last_sent = asyncio.get_running_loop().time()
-            await self.conn.send(pending)
-            await self.mirror(pending)
-
-    async def ask_approval(self, request: ApprovalRequestMsg) -> ApprovalReplyMsg:
-        fut: asyncio.Future[ApprovalReplyMsg] = asyncio.get_running_loop().create_future()
-        self.conn.approvals[request.step_id] = fut
-        try:
-            await self.send(request)
-            return await fut
-        finally:
-            self.conn.approvals.pop(request.step_id, None)
 
 
 class ChatConnection:
@@ -406,7 +321,7 @@ class ChatConnection:
         turn_no = int(chat.get("turns", 0)) + 1
         if not chat.get("title"):
             chat["title"] = msg.text.strip().splitlines()[0][:80]
-        sink = _TurnSink(self, chat)
+        sink = ChatTurnSink(self, chat)
         running = service.running.get(msg.chat_id)
         if running is not None and running.task is asyncio.current_task():
             running.sink = sink
@@ -445,7 +360,7 @@ class ChatConnection:
             if result is not None:
                 await self._finish(chat, sink, msg, turn_no, result)
 
-    async def _finish(self, chat: dict[str, Any], sink: _TurnSink, msg: PromptMsg, turn_no: int,
+    async def _finish(self, chat: dict[str, Any], sink: ChatTurnSink, msg: PromptMsg, turn_no: int,
                       result: TurnResult) -> None:
         if result.status != "failed":
             chat.setdefault("conversation", []).extend(result.messages)

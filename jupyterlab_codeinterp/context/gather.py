@@ -21,7 +21,8 @@ from typing import Any, Callable
 from ..instrumentation import turn_timing
 from .fence import defang
 from .files import FilesResult, list_files, render_files, safe_join
-from .kernel_probe import STARTING_NOTE, ProbeResult, kernel_starting, probe_kernel, render_probe
+from .kernel_probe import STARTING_NOTE, ProbeResult, kernel_starting, probe_kernel
+from .probe_render import render_probe
 from .notebook import render_cells, render_errors, summarize_cells
 from .tokens import estimate_tokens
 

@@ -2,8 +2,9 @@
 
 One silent ``execute_request`` (``silent=True, store_history=False,
 allow_stdin=False``) whose code is empty and whose single ``user_expressions``
-entry exec's the kernel-side script (``_probe_kernel_side.py``) in a throw-away
-dict and returns its JSON as a string. Consequences, all by design:
+entry exec's the kernel-side script (``_probe_kernel_describe.py`` followed by
+``_probe_kernel_side.py``) in a throw-away dict and returns its JSON as a string.
+Consequences, all by design:
 
 * no names are created in the user namespace (the script's functions live in a
   dict that is cleared before the expression returns), ``_``/``__``/``_i*``,
@@ -20,8 +21,8 @@ dict and returns its JSON as a string. Consequences, all by design:
   still outstanding a new probe waits for it instead of queueing another.
 
 A client given to :func:`probe_kernel` must be dedicated to probing (use
-:class:`KernelClientPool`): replies on its shell channel that are not ours are
-read and dropped.
+``KernelClientPool`` in probe_clients.py): replies on its shell channel that are
+not ours are read and dropped. The findings read as text through probe_render.py.
 """
 
 from __future__ import annotations
@@ -37,10 +38,12 @@ from pathlib import Path
 from queue import Empty
 from typing import Any
 
-from .remote_kernel import (REMOTE_LATE_TEXT, GatewayProbeClient, GatewayUnreachable, is_gateway_kernel,
-                            new_gateway_probe_client)
+from .remote_kernel import REMOTE_LATE_TEXT, GatewayProbeClient, GatewayUnreachable
 
-_KERNEL_SIDE = (Path(__file__).with_name("_probe_kernel_side.py")).read_text(encoding="utf-8")
+# one script, in this order: how one value is described, then the walk over the namespace
+_KERNEL_SIDE = "\n\n".join(
+    Path(__file__).with_name(name).read_text(encoding="utf-8")
+    for name in ("_probe_kernel_describe.py", "_probe_kernel_side.py"))
 _EXPR_KEY = "codeinterp_probe"
 # Seconds after which an unanswered probe is presumed lost (e.g. kernel restarted
 # under a client we were given) and a fresh request is sent instead of waiting on it.
@@ -51,6 +54,9 @@ STARTING_NOTE = "the kernel is starting; it holds no variables of the user's yet
 # A kernel_info request of ours younger than this is waited for before the kernel is called
 # starting: a settled kernel answers in a few ms (the request may have just been sent).
 _STARTING_GRACE_S = 0.1
+# Through a gateway the first answer also waits for the websocket to open (~0.2 s on a busy
+# machine): a longer wait, so a settled remote kernel is not taken for a starting one.
+_REMOTE_STARTING_GRACE_S = 1.0
 NO_PYTHON_NOTE = "no variable context (kernel language: {lang})"
 
 
@@ -136,6 +142,16 @@ def _state(client: Any) -> _ClientState:
     if st is None:
         st = _STATES[client] = _ClientState()
     return st
+
+
+def kernel_answered(client: Any) -> bool:
+    """Whether the kernel behind ``client`` has answered our kernel_info request."""
+    return _state(client).answered.is_set()
+
+
+def forget_client(client: Any) -> None:
+    """Drop the bookkeeping of a client that is being closed."""
+    _STATES.pop(client, None)
 
 
 async def _drain(channel: Any) -> list[dict]:
@@ -334,6 +350,8 @@ async def kernel_starting(client: Any, *, grace: float = _STARTING_GRACE_S) -> b
         return True
     if st is None or st.info_sent is None:
         return False
+    if isinstance(client, GatewayProbeClient):
+        grace = max(grace, _REMOTE_STARTING_GRACE_S)
     left = st.info_sent + grace - time.monotonic()
     if left > 0:
         try:
@@ -341,289 +359,6 @@ async def kernel_starting(client: Any, *, grace: float = _STARTING_GRACE_S) -> b
         except (asyncio.TimeoutError, TimeoutError):
             pass
     return not st.answered.is_set()
-
-
-# ---------------------------------------------------------------------------
-# rendering for the model
-
-def _human_bytes(n: Any) -> str:
-    if not isinstance(n, (int, float)):
-        return ""
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1024 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024.0
-    return ""
-
-
-def _shape(shape: Any) -> str:
-    if not isinstance(shape, list):
-        return "?"
-    return " × ".join(f"{s:,}" if isinstance(s, int) else str(s) for s in shape) or "()"
-
-
-def _fmt_value(v: Any) -> str:
-    return json.dumps(v, ensure_ascii=False) if isinstance(v, str) else str(v)
-
-
-def render_variable(v: dict, detail: int = 2) -> str:
-    """One variable as one to three lines of text."""
-    name, kind, typ = v.get("name", "?"), v.get("kind"), v.get("type", "?")
-    mem = _human_bytes(v.get("memory"))
-    mem = f", {mem}" if mem else ""
-    if kind == "DataFrame":
-        rows, cols = ((v.get("shape") or []) + [None, None])[:2]
-        head = f"{name}: {typ.split('.')[-1]} {rows:,} rows × {cols:,} columns{mem}" if isinstance(rows, int) and isinstance(cols, int) else f"{name}: {typ}{mem}"
-        if v.get("index"):
-            head += f", index {v['index']}"
-        lines = [head]
-        columns = v.get("columns") or {}
-        col_items = list(columns.items())
-        if detail < 2:
-            col_items = col_items[: 12 if detail == 1 else 6]
-        coltext = ", ".join(f"{c} ({d})" for c, d in col_items)
-        left = (v.get("columns_omitted") or 0) + len(columns) - len(col_items)
-        if left:
-            counts = v.get("dtype_counts")
-            coltext += f", … +{left:,} more columns"
-            if counts and detail >= 1:
-                coltext += " (dtypes of all: " + ", ".join(f"{k}×{n:,}" for k, n in counts.items()) + ")"
-        lines.append(f"  columns: {coltext}")
-        if detail >= 2 and v.get("head"):
-            ncols = len(v["head"][0]) if v["head"] else 0
-            which = "the columns above" if ncols >= len(columns) else f"the first {ncols} columns"
-            lines.append(f"  first {len(v['head'])} rows ({which}):")
-            lines.extend("    " + ", ".join(_fmt_value(x) for x in row) for row in v["head"])
-        return "\n".join(lines)
-    if kind == "Series":
-        sname = f" {v['series_name']!r}" if v.get("series_name") else ""
-        s = f"{name}: {typ.split('.')[-1]}{sname} len {_shape(v.get('shape'))}, {v.get('dtype', '?')}{mem}"
-        if detail >= 1 and v.get("head"):
-            s += f"; head: {', '.join(_fmt_value(x) for x in v['head'])}"
-        return s
-    if kind in ("ndarray", "array"):
-        s = f"{name}: {typ} shape ({_shape(v.get('shape'))})"
-        if v.get("dtype"):
-            s += f", {v['dtype']}"
-        if v.get("device"):
-            s += f", on {v['device']}"
-        s += mem
-        if detail >= 1 and v.get("head"):
-            s += f"; first: {', '.join(_fmt_value(x) for x in v['head'])}"
-        return s
-    if kind in ("str", "bytes"):
-        if "value" in v:
-            return f"{name} = {v['value'] if kind == 'bytes' else _fmt_value(v['value'])} ({typ})"
-        prefix = v.get("prefix", "")
-        return f"{name}: {typ} len {v.get('len', 0):,}, starts {prefix if kind == 'bytes' else _fmt_value(prefix)}"
-    if kind == "scalar":
-        return f"{name} = {_fmt_value(v.get('value'))} ({typ})"
-    if kind == "container":
-        s = f"{name}: {typ} len {v.get('len', 0):,}"
-        if v.get("first"):
-            s += f" of {v['first']}" if "->" not in v["first"] else f" ({v['first']})"
-        if detail >= 1:
-            if v.get("keys"):
-                s += f"; keys: {', '.join(_fmt_value(k) for k in v['keys'])}" + (", …" if v.get("len", 0) > len(v["keys"]) else "")
-            if v.get("first_keys"):
-                s += f"; first item keys: {', '.join(_fmt_value(k) for k in v['first_keys'])}"
-            if "first_value" in v:
-                s += f"; first: {_fmt_value(v['first_value'])}"
-        return s
-    return f"{name}: {typ}"
-
-
-def render_probe(result: ProbeResult, *, max_variables: int | None = None, detail: int = 2) -> str:
-    """Compact text for the model. ``max_variables``/``detail`` let callers shrink it to a budget."""
-    if not result.ok:
-        return f"(no variables: {result.note or 'probe unavailable'})"
-    vs = result.variables if max_variables is None else result.variables[:max_variables]
-    lines = [render_variable(v, detail) for v in vs]
-    if max_variables is not None and len(result.variables) > max_variables:
-        rest = result.variables[max_variables:]
-        lines.append(f"{len(rest):,} more listed briefly: " + ", ".join(
-            f"{v.get('name')} ({v.get('type', '?').split('.')[-1]})" for v in rest[:40])
-            + (", …" if len(rest) > 40 else ""))
-    if result.summary:
-        lines.append(result.summary)
-    if not lines:
-        lines.append("(the namespace has no user variables)")
-    if result.note:
-        lines.append(f"note: {result.note}")
-    return "\n".join(lines)
-
-
-# ---------------------------------------------------------------------------
-# one dedicated client per kernel on the server
-
-def new_probe_client(kernel: Any) -> Any:
-    """A client of ``kernel`` (a KernelManager) with its own Session, channels started.
-
-    A kernel behind a gateway (``--gateway-url``) gets a websocket client instead, which
-    connects on first use (see remote_kernel.py); the local path below is unchanged.
-
-    ``KernelManager.client()`` shares the manager's Session, hence its ZMQ identity;
-    two DEALER sockets with one identity on the kernel's ROUTER make replies go to only
-    one of them, so a second client made that way can silently starve the first.
-    Only shell and control are opened (an unread IOPub subscription buffers every output).
-    """
-    from jupyter_client.session import Session
-
-    if is_gateway_kernel(kernel):
-        return new_gateway_probe_client(kernel)
-    base = kernel.session
-    session = Session(key=base.key, signature_scheme=base.signature_scheme,
-                      username=getattr(base, "username", "codeinterp"))
-    client = kernel.client(session=session)
-    client.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=True)
-    return client
-
-
-KERNEL_EVENTS = "https://events.jupyter.org/jupyter_server/kernel_actions/v1"
-
-
-class KernelClientPool:
-    """One probe client per kernel of a jupyter_server MultiKernelManager, reused across requests.
-
-    Clients open only the shell and control channels: an IOPub subscription nobody
-    reads would buffer every output of the user's cells. ``wait_for_ready`` is not
-    used either: it blocks on a busy kernel, while the probe's own control-channel
-    ``kernel_info`` already checks readiness within the probe timeout.
-
-    Each client holds a ZMQ context (an I/O thread) and two sockets that reconnect for
-    ever: a client whose kernel is gone is closed at once, on the server's kernel events
-    (:meth:`follow_events`: shutdown, restart) and, for kernels that vanish without one
-    (a kernel that died and was not restarted), whenever the pool is used.
-    """
-
-    def __init__(self, kernel_manager: Any, *, probe_max_bytes: int = 16000,
-                 warm_timeout: float = 60.0) -> None:
-        self.kernel_manager = kernel_manager
-        self.probe_max_bytes = probe_max_bytes
-        #: how long a warm-up waits for a starting kernel to answer
-        self.warm_timeout = warm_timeout
-        self._clients: dict[str, tuple[Any, tuple]] = {}
-        self._warming: dict[str, asyncio.Task[Any]] = {}
-        self._lock = asyncio.Lock()
-        self._event_logger: Any = None
-
-    def __len__(self) -> int:
-        return len(self._clients)
-
-    @staticmethod
-    def _identity(kernel: Any) -> tuple:
-        """Changes when the kernel restarts (new provisioner / process, maybe new ports)."""
-        prov = getattr(kernel, "provisioner", None)
-        pid = getattr(prov, "pid", None) or getattr(getattr(prov, "process", None), "pid", None)
-        try:
-            conn = kernel.get_connection_info()
-            ports = tuple(conn.get(k) for k in ("shell_port", "control_port", "ip", "key"))
-        except Exception:
-            ports = ()
-        return (id(kernel), id(prov), pid, ports)
-
-    async def get(self, kernel_id: str) -> Any | None:
-        """The probe client for kernel_id, or None when no such kernel is running."""
-        async with self._lock:
-            self.prune()
-            if kernel_id not in self.kernel_manager:
-                self.drop(kernel_id)
-                return None
-            kernel = self.kernel_manager.get_kernel(kernel_id)
-            ident = self._identity(kernel)
-            entry = self._clients.get(kernel_id)
-            # a gateway client whose websocket closed is replaced (connection_lost)
-            if entry is not None and entry[1] == ident and not getattr(entry[0], "connection_lost", False):
-                return entry[0]
-            self.drop(kernel_id)
-            client = new_probe_client(kernel)
-            self._clients[kernel_id] = (client, ident)
-            return client
-
-    async def probe(self, kernel_id: str, *, timeout: float, max_bytes: int) -> ProbeResult:
-        client = await self.get(kernel_id)
-        if client is None:
-            return ProbeResult(ok=False, note="no kernel running: no variables")
-        return await probe_kernel(client, timeout=timeout, max_bytes=max_bytes)
-
-    def warm(self, kernel_id: str) -> None:
-        """Connect to the kernel and probe it once, in the background, unless done already.
-
-        The first probe of a client pays for connecting, the kernel_info round trip and
-        the kernel's first request (~20-30 ms on a settled kernel, the kernel's whole start
-        on a starting one); a chat bound to the notebook should not pay it on its first
-        prompt. While a starting kernel has not answered, prompts do not wait for it
-        (:func:`kernel_starting`).
-        """
-        task = self._warming.get(kernel_id)
-        if task is not None and not task.done():
-            return
-        entry = self._clients.get(kernel_id)
-        if entry is not None and _state(entry[0]).answered.is_set():
-            return
-        task = asyncio.ensure_future(self._warm(kernel_id))
-        self._warming[kernel_id] = task
-
-        def forget(t: asyncio.Task[Any]) -> None:
-            if self._warming.get(kernel_id) is t:
-                del self._warming[kernel_id]
-
-        task.add_done_callback(forget)
-
-    async def _warm(self, kernel_id: str) -> None:
-        client = await self.get(kernel_id)
-        if client is None or _state(client).answered.is_set():
-            return
-        await probe_kernel(client, timeout=self.warm_timeout, max_bytes=self.probe_max_bytes)
-
-    def drop(self, kernel_id: str) -> None:
-        task = self._warming.pop(kernel_id, None)
-        if task is not None and task is not asyncio.current_task():
-            task.cancel()
-        entry = self._clients.pop(kernel_id, None)
-        if entry is not None:
-            _STATES.pop(entry[0], None)
-            try:
-                entry[0].stop_channels()
-            except Exception:
-                pass
-
-    def prune(self) -> None:
-        """Forget clients of kernels that are gone."""
-        for kid in list(self._clients):
-            if kid not in self.kernel_manager:
-                self.drop(kid)
-
-    def follow_events(self, event_logger: Any) -> bool:
-        """Close a kernel's client as soon as the server shuts the kernel down or restarts it."""
-        if event_logger is None or not hasattr(event_logger, "add_listener"):
-            return False
-        event_logger.add_listener(schema_id=KERNEL_EVENTS, listener=self.on_kernel_event)
-        self._event_logger = event_logger
-        return True
-
-    async def on_kernel_event(self, logger: Any = None, schema_id: str = "",
-                              data: dict[str, Any] | None = None) -> None:
-        data = data or {}
-        kernel_id = data.get("kernel_id")
-        action = data.get("action")
-        if kernel_id and action in ("shutdown", "restart"):
-            had = kernel_id in self._clients or kernel_id in self._warming
-            self.drop(kernel_id)
-            if action == "restart" and had and kernel_id in self.kernel_manager:
-                self.warm(kernel_id)  # it was in use: be ready for the next prompt
-        self.prune()
-
-    async def close_all(self) -> None:
-        if self._event_logger is not None:
-            try:
-                self._event_logger.remove_listener(schema_id=KERNEL_EVENTS, listener=self.on_kernel_event)
-            except Exception:
-                pass
-            self._event_logger = None
-        async with self._lock:
-            for kid in list(set(self._clients) | set(self._warming)):
-                self.drop(kid)
 
 
 async def eval_expression(client: Any, expression: str, *, timeout: float) -> str:

@@ -21,7 +21,7 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-from ..context.kernel_probe import new_probe_client
+from ..context.probe_clients import new_probe_client
 from ..protocol import CellOutcome
 from .base import ExecutorError, NotebookExecutor
 

@@ -161,7 +161,7 @@ class _Relay:
     WAKE_GAP = 0.025
     #: ...and less often when many streams run, up to this: each wake-up resumes the turn's
     #: task on the chat's loop, ~8,000 a second with 200 streams at 25 ms, more than the
-    #: socket frames they feed (chat/service.py sends one per 250 ms per turn at that load)
+    #: socket frames they feed (chat/turn_sink.py sends one per 250 ms per turn at that load)
     MAX_WAKE_GAP = 0.25
     #: streams up to which the wake-up gap stays at WAKE_GAP
     BUSY_STREAMS = 20

@@ -289,8 +289,13 @@ export class ChatSidebar extends ReactWidget implements IChatActions {
     });
     const shown = dialog.launch();
     try {
+      // the kernel this tab runs the notebook on: the server's session may still carry the
+      // notebook's previous name for a moment after a rename
+      const kernelId =
+        this.notebookFor(chat)?.sessionContext.session?.kernel?.id ?? '';
       const info = await requestAPI<IContextInfo>(
-        `context?path=${encodeURIComponent(chat.notebookPath)}`
+        `context?path=${encodeURIComponent(chat.notebookPath)}` +
+          (kernelId ? `&kernel=${encodeURIComponent(kernelId)}` : '')
       );
       renderContext(body.node, info, this.trans);
     } catch (error: any) {
