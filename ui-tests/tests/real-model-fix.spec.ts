@@ -51,8 +51,13 @@ async function runAllInAFreshKernel(
     () => {
       const panel = (window as any).jupyterapp.shell.currentWidget;
       const kernel = panel?.sessionContext?.session?.kernel;
-      if (kernel?.connectionStatus === 'disconnected') {
-        void kernel.reconnect().catch(() => undefined);
+      // the old kernel's connection is disposed while the session changes kernels
+      if (kernel?.connectionStatus === 'disconnected' && !kernel.isDisposed) {
+        try {
+          void kernel.reconnect().catch(() => undefined);
+        } catch {
+          // disposed meanwhile: the next poll sees the new kernel
+        }
       }
       return (
         kernel?.status === 'idle' && kernel?.connectionStatus === 'connected'
