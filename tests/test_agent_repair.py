@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import nbformat
 import pytest
 from nbclient import NotebookClient
@@ -134,3 +136,18 @@ async def test_an_identical_repair_after_the_extra_attempt_ends_with_an_account(
     result, _ = await run_agent_turn(scripted_config, executor, tmp_path, "r4", "x")
     assert result.status == "gave_up" and "identical" in result.answer
     assert len(scripted_model.requests) == 3
+
+
+async def test_a_fix_sent_back_restyled_is_reviewed_as_the_one_change(workspace, scripted_model, scripted_config):
+    # what Qwen2.5-Coder-1.5B sent for a wrong column: the whole cell, as a call written as
+    # text, every string in single quotes
+    tmp_path, executor = workspace
+    broken = await executor.run_cell(FOUR_LINES, metadata={}, timeout=60)
+    restyled = FIXED.replace('"', "'")
+    call = json.dumps({"name": "run_code", "arguments": {"code": restyled}})
+    scripted_model.set_script(text(f"<tools>\n{call}\n</tools>"), text("The column is 'GDP (USD)'."))
+    result, sink = await run_agent_turn(scripted_config, executor, tmp_path, "f3", "Fix this error",
+                                        mode="fix", cell_id=broken.cell_id)
+    assert result.status == "done", result.answer
+    assert [a.code for a in sink.approvals] == [FIXED]
+    assert [c.source for c in rerun_cleanly(tmp_path, executor)] == [FIXED]

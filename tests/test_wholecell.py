@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jupyterlab_codeinterp.agent.wholecell import ask_whole_cell, complete_cell
+from jupyterlab_codeinterp.agent.wholecell import ask_whole_cell, complete_cell, keep_original_lines
 
 CELL = (
     "import pandas as pd\n"
@@ -95,3 +95,45 @@ def test_a_shorter_rewrite_that_leaves_out_the_failing_line_is_not_spliced():
             "r = stats.pearsonr(df.a, df.b)\nprint(r)")
     proposal = "import pandas as pd\ndf = pd.read_csv('s.csv')\nprint(df.a.corr(df.b))"
     assert complete_cell(cell, proposal, error_line=2).status == "partial"
+
+
+def test_lines_only_restyled_keep_the_cells_text():
+    # what Qwen2.5-Coder-1.5B sent for a wrong column: every line with single quotes
+    restyled = ("import pandas as pd\ndf = pd.read_csv('sales.csv')\n"
+                "df['total'] = df['price']*df['qty']\nprint(df.groupby('region')['total'].sum())")
+    assert keep_original_lines(CELL, restyled) == CELL.replace('"Price"', '"price"')
+
+
+def test_a_changed_line_keeps_the_cells_quotes_and_spacing_around_the_change():
+    proposal = CELL.replace('df["Price"] * df["qty"]', "df['price']*df['qty']")
+    assert keep_original_lines(CELL, proposal) == CELL.replace('"Price"', '"price"')
+
+
+def test_indentation_and_comments_count_as_meaning_quotes_do_not():
+    cell = "for x in 'ab':\n    print(x)  # each\nprint('done')"
+    proposal = 'for x in "ab":\nprint(x)\nprint("Done")'
+    assert keep_original_lines(cell, proposal) == "for x in 'ab':\nprint(x)\nprint('Done')"
+
+
+def test_a_changed_string_that_needs_escapes_is_kept_as_sent():
+    cell = "print('total')"
+    assert keep_original_lines(cell, 'print("it\'s")') == 'print("it\'s")'
+
+
+def test_an_added_token_leaves_the_line_as_sent():
+    cell = "x = f(a)"
+    assert keep_original_lines(cell, "x = f(not a)") == "x = f(not a)"
+
+
+def test_added_and_dropped_lines_leave_the_others_in_place():
+    proposal = ("import pandas as pd\nimport numpy as np\ndf = pd.read_csv('sales.csv')\n"
+                "print(df.groupby('region')['total'].sum())")
+    assert keep_original_lines(CELL, proposal).splitlines() == [
+        "import pandas as pd", "import numpy as np", 'df = pd.read_csv("sales.csv")',
+        'print(df.groupby("region")["total"].sum())']
+
+
+def test_lines_that_do_not_tokenize_alone_compare_as_written():
+    cell = "total = sum([1,\n           2])\nprint('x')"
+    proposal = 'total = sum([1 ,\n           2])\nprint("x")'
+    assert keep_original_lines(cell, proposal) == "total = sum([1 ,\n           2])\nprint('x')"

@@ -31,9 +31,14 @@ module.exports = {
   // run while a real break still does (PW_RETRIES=0 for none).
   retries: Number(process.env.PW_RETRIES ?? 1),
   outputDir: 'test-results',
-  // need their own servers: playwright-hub.config.js (a prefix behind JupyterHub) and
-  // playwright-gateway.config.js (kernels behind a Kernel Gateway) run them
-  testIgnore: ['**/hub.spec.ts', '**/gateway.spec.ts'],
+  // need their own servers: playwright-hub.config.js (a prefix behind JupyterHub),
+  // playwright-gateway.config.js (kernels behind a Kernel Gateway) and
+  // playwright-real-model.config.js (a real model, opt-in) run them
+  testIgnore: [
+    '**/hub.spec.ts',
+    '**/gateway.spec.ts',
+    '**/real-model-fix.spec.ts'
+  ],
   reporter: [
     ['list'],
     ['html', { open: 'never', outputFolder: 'playwright-report' }]

@@ -9,7 +9,7 @@ Before that account, a repair that brings back the same error, or that repeats t
 code (not run then), gets one more attempt: the model is told so, with the failure's hint
 (:mod:`.hints`) and the instruction to take a different approach. A repair must be the
 whole cell (:mod:`.wholecell`): a partial one is spliced into the cell, or the whole cell is
-asked for once.
+asked for once; lines it only restyled keep the cell's text.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from ..protocol import CellOutcome
 from .hints import failing_line_number
 from .prompts import workspace_data
 from .results import error_signature, strip_ansi
-from .wholecell import ask_whole_cell, complete_cell
+from .wholecell import ask_whole_cell, complete_cell, keep_original_lines
 
 
 @dataclass
@@ -96,12 +96,14 @@ class Repairs:
 
     def vet(self, code: str) -> tuple[str, Optional[str]]:
         """A repair before it runs: (the code to run, or None and what to tell the model
-        instead). Splices a partial repair into the cell; refuses, once each, a repair
+        instead). Keeps the cell's own text for lines the repair only restyled, splices a
+        partial repair into the cell; refuses, once each, a repair
         identical to the failed code and a partial one that cannot be spliced."""
         failed = self.failed
         if failed is None:
             return code, None
         last = failed.attempts[-1].code
+        code = keep_original_lines(last, code)
         if _normalized(code) == _normalized(last):
             if failed.last_chance:
                 raise GaveUp(self.account(failed, "the repair was identical to the code that failed"))

@@ -7,12 +7,20 @@ and, when it is not, splices the changed line(s) into the original where the map
 unambiguous (a changed line matches one original line by similarity or assignment target;
 an added import goes after the cell's imports). When the mapping is ambiguous the caller
 asks the model once for the whole cell (:func:`ask_whole_cell`).
+
+Small models also restyle the lines they copy: Qwen2.5-Coder-1.5B, asked to fix one column
+of a four-line cell, sent all four back with single quotes for double ones, which the user
+would review as four changed lines. :func:`keep_original_lines` puts the cell's own text back
+for every line that means the same (same tokens, same string values, same indentation).
 """
 
 from __future__ import annotations
 
+import ast
 import difflib
+import io
 import re
+import tokenize
 from dataclasses import dataclass, field
 from typing import Literal, Optional
 
@@ -53,6 +61,105 @@ def _target(line: str) -> Optional[str]:
 
 def _similarity(a: str, b: str) -> float:
     return difflib.SequenceMatcher(None, _key(a), _key(b)).ratio()
+
+
+def _tokens(code: str) -> Optional[list[tokenize.TokenInfo]]:
+    """The tokens of one line of code (no indentation), None when it does not tokenize alone
+    (part of a bracket or a string spanning lines)."""
+    try:
+        toks = list(tokenize.generate_tokens(io.StringIO(code).readline))
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return None
+    return [t for t in toks if t.type not in _LAYOUT]
+
+
+_LAYOUT = (tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER, tokenize.INDENT, tokenize.DEDENT)
+_QUOTES = ("'", '"')
+
+
+def _token_key(tok: tokenize.TokenInfo) -> tuple[int, str]:
+    if tok.type == tokenize.STRING:
+        try:
+            return (tok.type, repr(ast.literal_eval(tok.string)))
+        except (ValueError, SyntaxError):
+            pass  # an f-string: compared as written
+    return (tok.type, tok.string)
+
+
+def _meaning(line: str) -> tuple:
+    """What a line says, apart from quote style and spacing: its indentation and its tokens,
+    string literals by value. A line that does not tokenize alone is itself."""
+    stripped = line.strip()
+    indent = line[: len(line) - len(line.lstrip())]
+    toks = _tokens(stripped)
+    if toks is None:
+        return (indent, "raw", stripped)
+    return (indent, "tokens", tuple(_token_key(t) for t in toks))
+
+
+def _requote(new: tokenize.TokenInfo, like: tokenize.TokenInfo) -> str:
+    """A changed plain string literal in the quotes of the one it replaces."""
+    q = like.string[:1]
+    if q not in _QUOTES or new.string[:1] not in _QUOTES or like.string[:3] == q * 3:
+        return new.string
+    try:
+        value = ast.literal_eval(new.string)
+    except (ValueError, SyntaxError):
+        return new.string
+    if not isinstance(value, str) or not value.isprintable() or any(c in value for c in "'\"\\"):
+        return new.string
+    return q + value + q
+
+
+def _restyle_line(orig_line: str, prop_line: str) -> str:
+    """``prop_line`` written in ``orig_line``'s style: the original text with only the tokens
+    that changed replaced (a changed string in the original's quotes). The proposal as sent
+    when the two do not line up token for token."""
+    o_text, p_text = orig_line.strip(), prop_line.strip()
+    orig, prop = _tokens(o_text), _tokens(p_text)
+    if not orig or not prop:
+        return prop_line
+    matcher = difflib.SequenceMatcher(None, [_token_key(t) for t in orig],
+                                      [_token_key(t) for t in prop], autojunk=False)
+    out, at = [], 0
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        if tag != "replace":
+            return prop_line  # where an added or dropped token goes is a matter of spacing
+        start, end = orig[i1].start[1], orig[i2 - 1].end[1]
+        if i2 - i1 == 1 and j2 - j1 == 1 and orig[i1].type == prop[j1].type == tokenize.STRING:
+            piece = _requote(prop[j1], orig[i1])
+        else:
+            piece = p_text[prop[j1].start[1]:prop[j2 - 1].end[1]]
+        out.append(o_text[at:start] + piece)
+        at = end
+    out.append(o_text[at:])
+    restyled = "".join(out)
+    if _meaning(restyled)[1:] != _meaning(p_text)[1:]:
+        return prop_line
+    return prop_line[: len(prop_line) - len(prop_line.lstrip())] + restyled
+
+
+def keep_original_lines(original: str, proposal: str) -> str:
+    """``proposal`` in the cell's own style: the original text of every line it only
+    restyled (quotes, spaces), and each changed line that replaces one original line written
+    as that line with only the changed tokens replaced, so the user reviews the change the
+    fix makes and nothing else."""
+    orig = original.rstrip("\n").splitlines()
+    prop = proposal.strip("\n").splitlines()
+    if not orig or not prop:
+        return proposal
+    out = list(prop)
+    matcher = difflib.SequenceMatcher(None, [_meaning(x) for x in orig],
+                                      [_meaning(x) for x in prop], autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            out[j1:j2] = orig[i1:i2]
+        elif tag == "replace" and i2 - i1 == j2 - j1:
+            for k in range(i2 - i1):
+                out[j1 + k] = _restyle_line(orig[i1 + k], prop[j1 + k])
+    return proposal if out == prop else "\n".join(out)
 
 
 def complete_cell(original: str, proposal: str, error_line: Optional[int] = None) -> Completion:
