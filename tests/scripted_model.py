@@ -280,7 +280,10 @@ def _request_text(req: dict) -> str:
 
 def _output_of(result: str) -> str:
     """What a cell printed, from the result the agent sent back (tags and status dropped)."""
-    body = re.sub(r"</?workspace-data[^>]*>", "", result)
+    # only what the block holds: the loop's own words after it (a reminder of the answer's
+    # form) are not output
+    body = result.split("</workspace-data>", 1)[0]
+    body = re.sub(r"</?workspace-data[^>]*>", "", body)
     if "output:\n" in body:
         body = body.split("output:\n", 1)[1]
     body = re.split(r"\n(?:error:|\[\d+ images? displayed\]|files written:)", body)[0]
