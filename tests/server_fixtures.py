@@ -151,6 +151,17 @@ class BrowserStandIn:
     approve: Optional[str] = "run"
     """The answer to approval requests; None leaves them unanswered."""
     _kc: Any = None
+    _kc_ready: bool = False
+
+    async def ready_kernel_client(self) -> Any:
+        """The client, once its IOPub subscription is live: a cell executed right after
+        start_channels() can publish before the SUB socket has joined (ZMQ's slow joiner), and
+        its outputs and idle status are then never seen (on a loaded machine, often)."""
+        kc = self.kernel_client()
+        if not self._kc_ready:
+            await kc.wait_for_ready(timeout=60)
+            self._kc_ready = True
+        return kc
 
     def kernel_client(self) -> Any:
         if self._kc is None:
@@ -174,7 +185,7 @@ class BrowserStandIn:
         return msg
 
     async def run_cell(self, req: dict[str, Any]) -> dict[str, Any]:
-        kc = self.kernel_client()
+        kc = await self.ready_kernel_client()
         started = time.monotonic()
         if req.get("replace_cell_id"):
             cell = next(c for c in self.cells if c["id"] == req["replace_cell_id"])
