@@ -123,7 +123,8 @@ async def test_prompt_while_the_kernel_starts_goes_to_the_model_and_says_so(gate
         # once the kernel is up, the next prompt sees its variables
         with open(gate, "w"):
             pass
-        await until(lambda: _state_is(server, kernel_id, ("idle", "busy")), "the kernel settled")
+        await until(lambda: _state_is(server, kernel_id, ("idle", "busy")), "the kernel settled",
+                        tries=1200)  # a kernel start takes over 30 s on a loaded machine
         await tab.run_cell({"code": "x = 41"})
         end, _ = await tab.turn("first", "starting.ipynb", "And now?")
         assert end["status"] == "done"
