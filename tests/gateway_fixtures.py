@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ from typing import Any, Optional
 import tornado.httpclient
 import tornado.websocket
 
-from server_fixtures import BrowserStandIn, JupyterServer, free_port
+from server_fixtures import wait_for_port, BrowserStandIn, JupyterServer, free_port
 
 GATEWAY_TOKEN = "gateway-token-" + uuid.uuid4().hex[:12]
 
@@ -61,18 +60,7 @@ def start_kernel_gateway(tmp: str, *, port: Optional[int] = None, token: str = G
             "--JupyterWebsocketPersonality.list_kernels=True"]
     log_file = open(log_path, "w")
     proc = subprocess.Popen(args, stdout=log_file, stderr=subprocess.STDOUT, env=env, cwd=cwd)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("the kernel gateway exited:\n" + open(log_path).read())
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        raise RuntimeError("the kernel gateway did not start:\n" + open(log_path).read())
+    wait_for_port(proc, port, log_path, "the kernel gateway")
     return KernelGateway(f"http://127.0.0.1:{port}", token, proc, log_path, cwd)
 
 

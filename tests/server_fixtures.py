@@ -106,18 +106,7 @@ def start_jupyter_server(tmp: str, *, model_url: str, extra: Optional[list[str]]
     log_file = open(log_path, "w")
     proc = subprocess.Popen(args, stdout=log_file, stderr=subprocess.STDOUT, env=full_env, cwd=root)
     url = f"http://127.0.0.1:{port}{base_url}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("jupyter server exited:\n" + open(log_path).read())
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        raise RuntimeError("jupyter server did not start:\n" + open(log_path).read())
+    wait_for_port(proc, port, log_path, "jupyter server")
     server = JupyterServer(url, TOKEN, root, runtime, proc, history, log_path)
     if "extension failed loading" in server.log():
         raise RuntimeError(server.log())
@@ -138,6 +127,21 @@ def jupyter_server(tmp_path_factory, scripted_server_session) -> Iterator[Jupyte
     yield server
     stop_jupyter_server(server)
 
+
+
+def wait_for_port(proc: subprocess.Popen, port: int, log_path: str, what: str, timeout: float = 60) -> None:
+    """Until ``proc`` listens on ``port`` on loopback; raises with its log if it exits or never does."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited:\n" + open(log_path).read())
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"{what} did not start:\n" + open(log_path).read())
 
 @dataclass
 class BrowserStandIn:
