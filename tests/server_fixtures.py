@@ -163,7 +163,7 @@ class BrowserStandIn:
         its outputs and idle status are then never seen (on a loaded machine, often)."""
         kc = self.kernel_client()
         if not self._kc_ready:
-            await kc.wait_for_ready(timeout=60)
+            await kc.wait_for_ready(timeout=120)  # a kernel start can take 30 s and more under load
             self._kc_ready = True
         return kc
 

@@ -235,7 +235,7 @@ async def test_oversized_executor_reply_closes_the_socket_and_the_chat_recovers(
         # model says the same again
         scripted_model.set_script(run_code("print('y' * 50_000_000)"), saw, saw)
         await tab2.prompt("big", nb, "again, clipped")
-        msg = await tab2.next_run_cell()
+        msg = await tab2.next_run_cell(timeout=180)  # after a 50 MB frame: slow on a loaded machine
         await tab2.send({"type": "executor_reply", "request_id": msg["request_id"], "ok": True,
                          "result": {"status": "ok", "cell_id": "c1",
                                     "outputs": [{"output_type": "stream", "name": "stdout", "text": clipped}]}})

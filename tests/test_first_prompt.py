@@ -123,8 +123,9 @@ async def test_prompt_while_the_kernel_starts_goes_to_the_model_and_says_so(gate
         # once the kernel is up, the next prompt sees its variables
         with open(gate, "w"):
             pass
-        await until(lambda: _state_is(server, kernel_id, ("idle", "busy")), "the kernel settled",
-                        tries=1200)  # a kernel start takes over 30 s on a loaded machine
+        # the notebook's own connection waits for the kernel (not jupyter_server's
+        # execution_state: a status the kernel published at once, while the server's IOPub
+        # subscription was still connecting, is lost, and the state stays "starting")
         await tab.run_cell({"code": "x = 41"})
         end, _ = await tab.turn("first", "starting.ipynb", "And now?")
         assert end["status"] == "done"
@@ -133,10 +134,6 @@ async def test_prompt_while_the_kernel_starts_goes_to_the_model_and_says_so(gate
         assert "x = 41 (int)" in ctx  # the variables section, not the cell's source
     finally:
         tab.close()
-
-
-async def _state_is(server: JupyterServer, kernel_id: str, states: tuple[str, ...]) -> bool:
-    return await execution_state(server, kernel_id) in states
 
 
 async def test_probe_client_of_a_shut_down_kernel_is_closed_at_once(gated, scripted_model):

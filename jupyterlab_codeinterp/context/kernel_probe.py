@@ -340,14 +340,19 @@ async def kernel_starting(client: Any, *, grace: float = _STARTING_GRACE_S) -> b
     Yes when it has not answered a kernel_info of this client and either its manager says
     ``execution_state == "starting"`` (jupyter_server: no status message seen since the
     process was launched) or this client's kernel_info has gone unanswered for ``grace``
-    seconds (kernels whose manager tracks no state, a restarted kernel). A client that never
-    asked is not judged: the probe asks, within its own timeout.
+    seconds (kernels whose manager tracks no state, a restarted kernel). No when the manager
+    says idle or busy, or when this client never asked: the probe asks, within its own timeout.
     """
     st = _STATES.get(client)
     if st is not None and st.answered.is_set():
         return False
-    if getattr(getattr(client, "parent", None), "execution_state", None) == "starting":
+    state = getattr(getattr(client, "parent", None), "execution_state", None)
+    if state == "starting":
         return True
+    if state in ("idle", "busy"):
+        # the manager has heard the kernel's status: it is up, whatever became of a
+        # kernel_info of ours sent while it was starting (a warm-up that timed out)
+        return False
     if st is None or st.info_sent is None:
         return False
     if isinstance(client, GatewayProbeClient):
