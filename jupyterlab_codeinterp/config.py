@@ -85,7 +85,8 @@ class CodeInterp(Configurable):
         ["auto", "tools", "codeblocks"],
         default_value="auto",
         help="How the model asks to run code: OpenAI tool calls, fenced code blocks, or auto "
-        "(tools, falling back to code blocks when the endpoint rejects tools).",
+        "(tools, switching to code blocks for the endpoint when it rejects tools or its model writes "
+        "tool calls as text, as models behind servers whose chat template drops tools do).",
     ).tag(config=True)
     prompt_style = Enum(
         ["full", "compact"],

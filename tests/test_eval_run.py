@@ -35,11 +35,12 @@ TASKS = {
     "plot": ('prompt = "TASK-plot: save out.png and say 42."\n[expected]\nanswer = 42\n', CHECK_PNG),
 }
 
+# each computes its value (a cell that only prints a number typed into it backs nothing)
 SOLUTIONS = {
-    "TASK-right": "print(f'@answer[{6 * 7}]')",
+    "TASK-right": "answer = 6 * 7\nprint(f'@answer[{answer}]')",
     "TASK-setup": "print(f'@answer[{base + 2}]')",
-    "TASK-wrong": "print('@answer[41]')",
-    "TASK-plot": "print('@answer[42]')",  # ... and writes no out.png: its check fails
+    "TASK-wrong": "answer = 6 * 7 - 1\nprint(f'@answer[{answer}]')",
+    "TASK-plot": "answer = 6 * 7\nprint(f'@answer[{answer}]')",  # ... and writes no out.png: its check fails
     "TASK-sleepy": "import time\ntime.sleep(60)",
 }
 SPECIAL = {

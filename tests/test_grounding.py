@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from jupyterlab_codeinterp.agent import grounding as g
+from jupyterlab_codeinterp.agent import grounding as g, prompts
 from jupyterlab_codeinterp.executors.headless import HeadlessExecutor
 from jupyterlab_codeinterp.protocol import NoticeMsg
 from scripted_model import run_code, text
@@ -100,11 +100,36 @@ async def test_a_printed_result_is_in_the_answer(workspace, scripted_model, scri
 async def test_a_printed_result_replaces_the_value_the_model_wrote(workspace, scripted_model,
                                                                     scripted_config):
     tmp_path, executor = workspace
-    scripted_model.set_script(run_code("print('@x[1.5]')"), text("The result is @x[2.0]."))
+    scripted_model.set_script(run_code("x = 3 / 2\nprint(f'@x[{x}]')"), text("The result is @x[2.0]."))
     result, _ = await run_agent_turn(scripted_config, executor, tmp_path, "g5",
                                      "compute x from the data as @x[value]")
     assert result.answer == "The result is @x[1.5]."
     assert result.grounding == "computed"
+
+
+async def test_a_cell_that_prints_a_typed_in_number_backs_nothing(workspace, scripted_model, scripted_config):
+    """Seen with Qwen2.5-Coder-1.5B: asked for a mean and a std, it computed the mean, then
+    ran ``print("0.56")`` and answered @std_wage[0.56]."""
+    tmp_path, executor = workspace
+    claim = "@total_gdp[790.00] @growth[0.56]"
+    scripted_model.set_script(run_code(TOTAL), run_code('print("0.56")'), text(claim), text(claim))
+    result, _ = await run_agent_turn(scripted_config, executor, tmp_path, "g6",
+                                     "total gdp and growth in gdp.csv, as @total_gdp[v] @growth[v]")
+    after_literal = str(scripted_model.requests[2]["messages"][-1]["content"])
+    assert g.LITERAL_NOTE.strip() in after_literal
+    ask = last_user_text(scripted_model.requests[3])
+    assert "0.56" in ask and "790" not in ask
+    assert (result.grounding, result.cells_run) == ("unverified", 2)
+    assert len(executor.nb.cells) == 2  # the cell ran and stays in the notebook as it is
+
+
+@pytest.mark.parametrize("code, nothing", [
+    ('print("0.56")', True), ("print(f'@std[{2.07:.2f}]')", True), ("import math\nprint(0.5 * 2)", True),
+    ("x = 1\nprint(x)", False), ("print(df['wage'].std())", False), ('print(len("ab"))', False),
+    ("42", False), ("pass", False),
+])
+def test_which_cells_compute_nothing(code, nothing):
+    assert g.computes_nothing(code) is nothing
 
 
 @pytest.mark.parametrize("prompt, reply", [
@@ -266,7 +291,11 @@ async def test_the_required_form_of_the_answer_is_recalled_with_the_result(works
     after_cell = str(scripted_model.requests[1]["messages"][-1]["content"])
     assert "in the form the user asked for" in after_cell
     assert "round to two decimal places" in after_cell and "@total_gdp[value]" in after_cell
+    # and before it, the model is asked for code that prints the result in that form
+    request = str(scripted_model.requests[0]["messages"][-1]["content"])
+    assert request.endswith(prompts.PRINT_IN_FORM)
     # a request that asks for no particular form gets no reminder
     scripted_model.set_script(compute, text("The total GDP is 790.0."))
     await run_agent_turn(scripted_config, executor, tmp_path, "g10", "What is the total gdp in gdp.csv?")
     assert "in the form the user asked for" not in str(scripted_model.requests[-1]["messages"][-1]["content"])
+    assert prompts.PRINT_IN_FORM not in str(scripted_model.requests[-2]["messages"])

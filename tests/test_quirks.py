@@ -152,6 +152,17 @@ async def test_tool_call_printed_as_text_runs_once(executor, scripted_model, scr
     streamed = "".join(m.text for m in sink.messages if isinstance(m, TextDeltaMsg))
     assert '"run_code"' not in streamed and "<tool" not in streamed and "```json" not in streamed
     assert streamed.endswith("6 * 7 is 42.")
+    # the endpoint took tools but its model wrote the call as text: "auto" goes on (and
+    # starts later requests to this endpoint) with the code-block prompt, which it can follow
+    assert "tools" not in follow_up
+    assert "```python" in follow_up["messages"][0]["content"]
+
+
+async def test_auto_keeps_tools_for_a_model_that_calls_them(executor, scripted_model, scripted_config):
+    scripted_model.set_script(run_code(COUNTED), answer_from_result)
+    result, _sink = await run_turn(scripted_config, executor)
+    assert result.answer == "6 * 7 is 42."
+    assert all("tools" in body for body in scripted_model.requests)
 
 
 async def test_a_call_too_broken_to_run_is_not_shown_as_json(executor, scripted_model, scripted_config):

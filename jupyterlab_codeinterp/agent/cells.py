@@ -24,6 +24,7 @@ from ..instrumentation import turn_timing
 from ..llm.types import ToolCall
 from ..protocol import ApprovalRequestMsg, CellOutcome, StepMsg
 from . import prompts
+from .grounding import LITERAL_NOTE, computes_nothing
 from .hints import FailedRun, repair_hint
 from .repair import REPEATED_NOTE, GaveUp, Repairs
 from .results import images_of, output_text, summarize_outcome
@@ -260,10 +261,14 @@ class CellRunner:
         await self.send(step(state, summary=summary, images=images, files=files, elapsed=outcome.elapsed,
                              cell_id=outcome.cell_id or replace or ""))
         self.last_summary = summary
+        # a print of numbers the model typed in (not "print('done')"): it backs none of them
+        literal = (outcome.status == "ok" and computes_nothing(code)
+                   and any(ch.isdigit() for ch in output_text(outcome.outputs)[0]))
         if outcome.status not in ("aborted", "skipped"):
             self.cells_run += 1
-            self.outputs.append(output_text(outcome.outputs)[0][:MAX_OUTPUT_KEPT])
-            self.codes.append(code)
+            if not literal:
+                self.outputs.append(output_text(outcome.outputs)[0][:MAX_OUTPUT_KEPT])
+                self.codes.append(code)
 
         if outcome.status == "aborted":
             raise GaveUp(f"I could not run code in the notebook: {outcome.evalue}")
@@ -273,6 +278,8 @@ class CellRunner:
         if hint:
             summary += "\n" + hint
         summary += note
+        if literal:
+            summary += LITERAL_NOTE
         if outcome.status == "ok":
             self.ran_ok.add(normalized(code))
         elif outcome.status in ("timeout", "interrupted"):

@@ -12,6 +12,8 @@ number nobody computed. The loop does not pass such an answer on:
   the model is asked once for a cell that prints them; if it still does not, the answer
   is passed on marked ``unverified``;
 - a cell printed a closed-form result (``@name[value]``): the answer states it as printed;
+- a cell that only prints values written into its own code (``print("0.56")``) computed
+  nothing: its output backs no number, and the model is told so when it runs;
 - otherwise, when cells ran, the answer is ``computed``.
 
 Chat about code or a greeting is left alone (grounding ``""``).
@@ -19,6 +21,7 @@ Chat about code or a greeting is left alone (grounding ``""``).
 
 from __future__ import annotations
 
+import ast
 import math
 import re
 from dataclasses import dataclass
@@ -158,6 +161,29 @@ def unbacked_numbers(answer: str, sources: Iterable[str]) -> list[str]:
         if not _backed(n, values) and n.text not in out:
             out.append(n.text)
     return out
+
+
+# ------------------------------------------------------------------ cells that compute nothing
+
+LITERAL_NOTE = ("\nnote: this cell only prints values written into its code; it computed nothing "
+                "from the data, so its output is not a result. Compute the value from the data.")
+
+
+def computes_nothing(code: str) -> bool:
+    """Does ``code`` only print constants (no name but ``print``, no attribute)?  Seen with
+    Qwen2.5-Coder-1.5B: asked for a value it had not computed, it ran ``print("0.56")``."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return False
+    if not tree.body or not all(isinstance(node, (ast.Expr, ast.Pass, ast.Import, ast.ImportFrom)) for node in tree.body):
+        return False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id != "print":
+            return False
+        if isinstance(node, (ast.Attribute, ast.Subscript, ast.Lambda, ast.Await, ast.NamedExpr)):
+            return False
+    return any(isinstance(node, ast.Call) for node in ast.walk(tree))
 
 
 # ------------------------------------------------------------------ closed-form results

@@ -287,6 +287,13 @@ class _TurnRun:
         calls = list(reply.tool_calls)
         if not calls:
             calls = parse_textual_tool_calls(reply.text, TOOL_NAMES)
+            if calls and not self.codeblocks:
+                # the endpoint took our tools but the model could not call them (servers
+                # whose chat template drops tools): with protocol "auto", go on, and start
+                # later requests to this endpoint, with the code-block prompt it can follow
+                switch = getattr(self.agent.model, "use_codeblocks", None)
+                if switch is not None:
+                    switch()
         # a call written as text is shown as the cell it runs, never as its JSON (nor when
         # too broken to run: then the answer says so)
         broken = not calls and self._guard.held and names_a_tool(self._guard.text[len(self._guard.shown):], TOOL_NAMES)

@@ -20,8 +20,10 @@ Python kernel, on their own files, in the notebook they have open.
 How you work:
 - Do the task by running Python code in the kernel; look at real data before assuming \
 column names, dtypes or file formats. Variables already in the kernel can be used directly.
-- Keep each cell small and focused (load, clean, compute, plot); cells stay in the notebook \
-as a re-runnable record, so write clean code a colleague can read, with no placeholder data.
+- A question about the data is best answered by one cell that loads what it needs, computes \
+the result and prints it; split longer work into focused cells (load, clean, compute, plot). \
+Cells stay in the notebook as a re-runnable record, so write clean code a colleague can read, \
+with no placeholder data.
 - Each cell must run on its own after the cells before it: import what it needs (or rely on \
 imports from earlier cells), never depend on interactive input (input() is not available).
 - When a cell fails you get the error; your next code replaces the failed cell, so send the \
@@ -94,9 +96,12 @@ def user_message(prompt: str, context_text: str, fix_target: Optional[str] = Non
     if fix_target:
         parts.append(workspace_data("failing-cell", fix_target))
     parts.append(f"User request:\n{prompt}")
+    if fix_target is None and _EXPLICIT_FORM.search(prompt):
+        parts.append(PRINT_IN_FORM)
     return "\n\n".join(parts)
 
 
+_EXPLICIT_FORM = re.compile(r"(?i)\bformat\b|@\w+\[|\bround\w* to\b|\bdecimal places\b")
 _FORM_WORDS = re.compile(r"(?i)\b(format|round\w*|decimal\w*|percent\w*|units?|as an? (?:integer|list|table))\b|@\w+\[")
 
 
@@ -108,6 +113,14 @@ def answer_form(prompt: str, limit: int = 600) -> str:
     lines = [ln.strip() for ln in prompt.splitlines() if ln.strip() and _FORM_WORDS.search(ln)]
     text = "\n".join(lines)
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
+
+
+PRINT_IN_FORM = ("The request says how the answer must look: make your code print the result in "
+                 "exactly that form, with the numbers rounded and formatted in the code "
+                 "(e.g. f\"{value:.2f}\"), so the printed output is the answer.")
+"""Added after a request that asks for a form of answer.  A model that prints raw values
+and restates them afterwards rounds them wrong or drops one (0.068 for "two decimals");
+printed in the form, the values reach the answer as computed (grounding.with_printed_results)."""
 
 
 def form_reminder(prompt: str) -> str:
