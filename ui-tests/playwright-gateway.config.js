@@ -15,17 +15,9 @@ const path = require('path');
 const fs = require('fs');
 const os = require('os');
 const baseConfig = require('@jupyterlab/galata/lib/playwright-config');
+const common = require('./playwright-common');
 
-process.env.PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD = '1';
-
-const repoRoot = path.resolve(__dirname, '..');
-const venvPython = path.join(repoRoot, '.venv', 'bin', 'python');
-const python =
-  process.env.CODEINTERP_PYTHON ||
-  (fs.existsSync(venvPython) ? venvPython : 'python');
-const chromium = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const modelPort = Number(process.env.SCRIPTED_MODEL_PORT || 8765);
-const serverPort = Number(process.env.CODEINTERP_LAB_PORT || 8888);
+const { python, serverPort } = common;
 const gatewayPort = Number(process.env.CODEINTERP_GATEWAY_PORT || 8880);
 
 // Made once by the runner; its workers inherit them (the spec asks the gateway
@@ -55,29 +47,15 @@ module.exports = {
   // as playwright.config.js: a test that passes on its second run is listed as "flaky"
   retries: Number(process.env.PW_RETRIES ?? 1),
   outputDir: 'test-results/gateway',
-  reporter: [
-    ['list'],
-    ['html', { open: 'never', outputFolder: 'playwright-report-gateway' }]
-  ],
+  reporter: common.reporters('playwright-report-gateway'),
   use: {
     ...baseConfig.use,
+    ...common.browserUse(),
     baseURL: `http://localhost:${serverPort}`,
-    appPath: '/lab',
-    trace: 'retain-on-failure',
-    video: 'off',
-    screenshot: 'only-on-failure',
-    launchOptions: {
-      executablePath: chromium,
-      args: ['--disable-gpu', '--disable-dev-shm-usage']
-    }
+    appPath: '/lab'
   },
   webServer: [
-    {
-      command: `${python} ${path.join(repoRoot, 'tests', 'scripted_model.py')} --port ${modelPort}`,
-      url: `http://127.0.0.1:${modelPort}/v1/models`,
-      timeout: 60000,
-      reuseExistingServer: !process.env.CI
-    },
+    common.scriptedModelServer(),
     {
       command: [
         `${python} -m kernel_gateway`,
@@ -98,7 +76,7 @@ module.exports = {
     {
       command: [
         `${python} -m jupyterlab`,
-        `--config ${path.join(__dirname, 'jupyter_server_test_config.py')}`,
+        `--config ${common.serverConfig}`,
         `--gateway-url=${gatewayUrl}`,
         `--GatewayClient.auth_token=${token}`
       ].join(' '),
@@ -107,7 +85,7 @@ module.exports = {
       reuseExistingServer: false,
       env: {
         ...process.env,
-        SCRIPTED_MODEL_PORT: String(modelPort),
+        SCRIPTED_MODEL_PORT: String(common.modelPort),
         CODEINTERP_LAB_PORT: String(serverPort)
       }
     }

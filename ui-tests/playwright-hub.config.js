@@ -15,16 +15,8 @@
 const path = require('path');
 const fs = require('fs');
 const os = require('os');
+const common = require('./playwright-common');
 
-process.env.PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD = '1';
-
-const repoRoot = path.resolve(__dirname, '..');
-const venvPython = path.join(repoRoot, '.venv', 'bin', 'python');
-const python =
-  process.env.CODEINTERP_PYTHON ||
-  (fs.existsSync(venvPython) ? venvPython : 'python');
-const chromium = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const modelPort = Number(process.env.SCRIPTED_MODEL_PORT || 8765);
 const hubPort = Number(process.env.CODEINTERP_HUB_PORT || 8000);
 
 // Made once by the runner; its workers inherit the variable (the spec reads the
@@ -52,31 +44,17 @@ module.exports = {
   // as playwright.config.js: a test that passes on its second run is listed as "flaky"
   retries: Number(process.env.PW_RETRIES ?? 1),
   outputDir: 'test-results/hub',
-  reporter: [
-    ['list'],
-    ['html', { open: 'never', outputFolder: 'playwright-report-hub' }]
-  ],
+  reporter: common.reporters('playwright-report-hub'),
   use: {
+    ...common.browserUse(),
     baseURL: `http://127.0.0.1:${hubPort}`,
     browserName: 'chromium',
-    viewport: { width: 1280, height: 800 },
-    trace: 'retain-on-failure',
-    video: 'off',
-    screenshot: 'only-on-failure',
-    launchOptions: {
-      executablePath: chromium,
-      args: ['--disable-gpu', '--disable-dev-shm-usage']
-    }
+    viewport: { width: 1280, height: 800 }
   },
   webServer: [
+    common.scriptedModelServer(),
     {
-      command: `${python} ${path.join(repoRoot, 'tests', 'scripted_model.py')} --port ${modelPort}`,
-      url: `http://127.0.0.1:${modelPort}/v1/models`,
-      timeout: 60000,
-      reuseExistingServer: !process.env.CI
-    },
-    {
-      command: `${python} -m jupyterhub -f ${path.join(__dirname, 'jupyterhub_config.py')}`,
+      command: `${common.python} -m jupyterhub -f ${path.join(__dirname, 'jupyterhub_config.py')}`,
       cwd: process.env.CODEINTERP_HUB_STATE,
       url: `http://127.0.0.1:${hubPort}/hub/health`,
       timeout: 120000,
@@ -86,7 +64,7 @@ module.exports = {
       gracefulShutdown: { signal: 'SIGTERM', timeout: 30000 },
       env: {
         ...process.env,
-        SCRIPTED_MODEL_PORT: String(modelPort),
+        SCRIPTED_MODEL_PORT: String(common.modelPort),
         CODEINTERP_HUB_PORT: String(hubPort)
       }
     }

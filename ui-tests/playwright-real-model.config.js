@@ -10,26 +10,16 @@
  * answers with the one model it serves). CODEINTERP_LAB_PORT moves JupyterLab (default 8888).
  * Without CODEINTERP_REAL_MODEL_URL the spec is skipped.
  */
-const path = require('path');
-const fs = require('fs');
 const baseConfig = require('@jupyterlab/galata/lib/playwright-config');
+const common = require('./playwright-common');
 
-process.env.PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD = '1';
-
-const repoRoot = path.resolve(__dirname, '..');
-const venvPython = path.join(repoRoot, '.venv', 'bin', 'python');
-const python =
-  process.env.CODEINTERP_PYTHON ||
-  (fs.existsSync(venvPython) ? venvPython : 'python');
-const chromium = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const serverPort = Number(process.env.CODEINTERP_LAB_PORT || 8888);
 const modelUrl = process.env.CODEINTERP_REAL_MODEL_URL || '';
 const modelName = process.env.CODEINTERP_REAL_MODEL_NAME || 'local';
 
 // command-line options override the test config file's scripted-model settings
 const labCommand = [
-  `${python} -m jupyterlab`,
-  `--config ${path.join(__dirname, 'jupyter_server_test_config.py')}`,
+  `${common.python} -m jupyterlab`,
+  `--config ${common.serverConfig}`,
   `--CodeInterp.base_url=${modelUrl}`,
   `--CodeInterp.model=${modelName}`,
   '--CodeInterp.api_key=none',
@@ -48,32 +38,26 @@ module.exports = {
   // a real model's answer varies: a failure is reported, not retried away
   retries: 0,
   outputDir: 'test-results/real-model',
-  reporter: [
-    ['list'],
-    ['html', { open: 'never', outputFolder: 'playwright-report-real-model' }]
-  ],
+  reporter: common.reporters('playwright-report-real-model'),
   use: {
     ...baseConfig.use,
-    baseURL: `http://localhost:${serverPort}`,
-    appPath: '/lab',
-    trace: 'retain-on-failure',
-    video: 'off',
-    screenshot: 'on',
-    launchOptions: {
-      executablePath: chromium,
-      args: ['--disable-gpu', '--disable-dev-shm-usage']
-    }
+    ...common.browserUse({ screenshot: 'on' }),
+    baseURL: `http://localhost:${common.serverPort}`,
+    appPath: '/lab'
   },
   // nothing to start when the spec will skip
   webServer: modelUrl
     ? [
         {
           command: labCommand,
-          url: `http://localhost:${serverPort}/lab`,
+          url: `http://localhost:${common.serverPort}/lab`,
           timeout: 120000,
           // never a server pointed at another model
           reuseExistingServer: false,
-          env: { ...process.env, CODEINTERP_LAB_PORT: String(serverPort) }
+          env: {
+            ...process.env,
+            CODEINTERP_LAB_PORT: String(common.serverPort)
+          }
         }
       ]
     : []

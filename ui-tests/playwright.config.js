@@ -1,25 +1,13 @@
 /**
- * Galata/Playwright configuration: headless Debian Chromium (never a
- * downloaded browser), a real Jupyter server with the extension, and the
- * scripted OpenAI-compatible model server from tests/scripted_model.py.
+ * Galata/Playwright configuration: headless Debian Chromium, a real Jupyter
+ * server with the extension, and the scripted OpenAI-compatible model server
+ * from tests/scripted_model.py (shared settings: playwright-common.js).
  */
-const path = require('path');
-const fs = require('fs');
 const baseConfig = require('@jupyterlab/galata/lib/playwright-config');
+const common = require('./playwright-common');
 
-process.env.PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD = '1';
-
-const repoRoot = path.resolve(__dirname, '..');
-const venvPython = path.join(repoRoot, '.venv', 'bin', 'python');
-const python =
-  process.env.CODEINTERP_PYTHON ||
-  (fs.existsSync(venvPython) ? venvPython : 'python');
-const chromium = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const modelPort = Number(process.env.SCRIPTED_MODEL_PORT || 8765);
 // JupyterHub-style prefix, e.g. "/user/alice/" (tests/base_url.spec.ts).
 const baseUrl = process.env.CODEINTERP_BASE_URL || '/';
-// both ports can be moved (CODEINTERP_LAB_PORT, SCRIPTED_MODEL_PORT) to run two checkouts side by side
-const serverPort = Number(process.env.CODEINTERP_LAB_PORT || 8888);
 
 module.exports = {
   ...baseConfig,
@@ -39,38 +27,27 @@ module.exports = {
     '**/gateway.spec.ts',
     '**/real-model-fix.spec.ts'
   ],
-  reporter: [
-    ['list'],
-    ['html', { open: 'never', outputFolder: 'playwright-report' }]
-  ],
+  reporter: common.reporters('playwright-report'),
   use: {
     ...baseConfig.use,
-    baseURL: `http://localhost:${serverPort}${baseUrl}`.replace(/\/$/, ''),
-    appPath: '/lab',
-    trace: 'retain-on-failure',
-    video: 'off',
-    screenshot: 'on',
-    launchOptions: {
-      executablePath: chromium,
-      args: ['--disable-gpu', '--disable-dev-shm-usage']
-    }
+    ...common.browserUse({ screenshot: 'on' }),
+    baseURL: `http://localhost:${common.serverPort}${baseUrl}`.replace(
+      /\/$/,
+      ''
+    ),
+    appPath: '/lab'
   },
   webServer: [
+    common.scriptedModelServer(),
     {
-      command: `${python} ${path.join(repoRoot, 'tests', 'scripted_model.py')} --port ${modelPort}`,
-      url: `http://127.0.0.1:${modelPort}/v1/models`,
-      timeout: 60000,
-      reuseExistingServer: !process.env.CI
-    },
-    {
-      command: `${python} -m jupyterlab --config ${path.join(__dirname, 'jupyter_server_test_config.py')}`,
-      url: `http://localhost:${serverPort}${baseUrl}lab`,
+      command: `${common.python} -m jupyterlab --config ${common.serverConfig}`,
+      url: `http://localhost:${common.serverPort}${baseUrl}lab`,
       timeout: 120000,
       reuseExistingServer: !process.env.CI,
       env: {
         ...process.env,
-        SCRIPTED_MODEL_PORT: String(modelPort),
-        CODEINTERP_LAB_PORT: String(serverPort),
+        SCRIPTED_MODEL_PORT: String(common.modelPort),
+        CODEINTERP_LAB_PORT: String(common.serverPort),
         CODEINTERP_BASE_URL: baseUrl
       }
     }
