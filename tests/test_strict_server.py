@@ -56,7 +56,7 @@ def test_no_null_content_and_no_internal_keys():
     assert all(m["content"] is not None for m in out)
     assert _strict_schema_rejection({"model": "m", "messages": out}) is None
     assert _strict_schema_rejection({"model": "m", "messages": HISTORY}) is not None
-    # the stored history is left as it was
+    # the stored history (older versions stored null) is left as it was
     assert HISTORY[1]["content"] is None and HISTORY[0]["turn_start"] is True
 
 

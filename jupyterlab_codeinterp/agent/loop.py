@@ -335,7 +335,7 @@ class _TurnRun:
             seen.add(call.id)
         assistant = {
             "role": "assistant",
-            "content": reply.text or None,
+            "content": reply.text or "",  # strict servers reject null
             "tool_calls": [
                 {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
                 for c in calls
