@@ -21,7 +21,6 @@ import asyncio
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,28 +32,11 @@ import psutil
 import tornado.httpclient
 import tornado.websocket
 
+from processes import free_port, wait_port, stop
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 TESTS = os.path.join(os.path.dirname(HERE), "tests")
 TOKEN = "bench-" + uuid.uuid4().hex[:12]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int, proc: subprocess.Popen, what: str, log: str = "") -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"{what} exited:\n" + (open(log).read() if log else ""))
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"{what} did not start")
 
 
 def pct(values: list[float], p: float) -> float:
@@ -301,14 +283,6 @@ class Stack:
                 "processes; " + (f"server pinned to CPU {self.cpus[0]}, model and client to {self.cpus[1:]}"
                                  if self.pinned else "not pinned")
                 + (f"; server at nice {self.server_nice:+d}" if self.server_nice else ""))
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 def spread(values: list[float], fmt: str = "{:.1f}") -> str:

@@ -34,7 +34,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -46,6 +45,8 @@ import psutil
 import tornado.httpclient
 import tornado.websocket
 
+from processes import wait_port, stop
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 TESTS = os.path.join(os.path.dirname(HERE), "tests")
 TOKEN = "soak-" + uuid.uuid4().hex[:12]
@@ -55,27 +56,6 @@ NOTEBOOK = {"cells": [], "metadata": {"kernelspec": {"name": "python3", "display
 METRICS = ("probe_clients", "threads", "fds", "sockets", "rss_kib")
 #: with --trim: RSS after glibc's malloc_trim(0), i.e. less what the allocator holds free
 TRIMMED = "rss_trimmed_kib"
-
-
-def wait_port(port: int, proc: subprocess.Popen, what: str, log: str = "") -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"{what} exited:\n" + (open(log).read() if log else ""))
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"{what} did not start")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 class Server:
