@@ -1,6 +1,7 @@
 import { expect, test } from '@jupyterlab/galata';
 
 import {
+  expectRepairedTotal,
   modelRequests,
   newNotebook,
   notebookCells,
@@ -10,8 +11,8 @@ import {
   runCode,
   screenshots,
   scriptModel,
+  scriptRepairedTotal,
   sendPrompt,
-  source,
   text,
   waitForTurnEnd
 } from './helpers';
@@ -30,35 +31,15 @@ test.describe('chat', () => {
   }, testInfo) => {
     await page.contents.uploadContent(CSV, 'text', `${tmpPath}/sales.csv`);
     await newNotebook(page, 'analysis.ipynb');
-    await scriptModel(request, [
-      runCode(BAD, 'Let me sum the prices.'),
-      runCode(FIX, 'The column is called `price`; fixing that.'),
-      text('The total price is **7.0**.')
-    ]);
+    await scriptRepairedTotal(request, BAD, FIX);
     const chat = await openChat(page);
     await sendPrompt(page, 'What is the total price in sales.csv?');
     await waitForTurnEnd(page);
 
-    // one step card, repaired: attempt 2, ok
+    // one step card, repaired: attempt 2, ok; one generated cell, with the fix and its output
+    const generated = await expectRepairedTotal(page, chat, FIX);
     const steps = chat.locator('.jp-codeinterp-step');
-    await expect(steps).toHaveCount(1);
-    await expect(steps.first().locator('.jp-codeinterp-attempt')).toHaveText(
-      /attempt 2 of 4/
-    );
-    await expect(steps.first().locator('.jp-codeinterp-badge')).toHaveText(
-      /ok/
-    );
-    await expect(chat.locator('.jp-codeinterp-markdown strong')).toHaveText(
-      '7.0'
-    );
-
-    // the notebook: one generated cell, with the fix and its output
-    const cells = await notebookCells(page);
-    const generated = cells.filter(c => c.metadata?.codeinterp?.generated);
-    expect(generated).toHaveLength(1);
-    expect(source(generated[0])).toBe(FIX);
-    expect(outputText(generated[0])).toContain('7.0');
-    expect(generated[0].metadata.codeinterp.turn).toBe(1);
+    expect(generated.metadata.codeinterp.turn).toBe(1);
 
     // the traceback reached the model
     const requests = await modelRequests(request);

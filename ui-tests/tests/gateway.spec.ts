@@ -7,16 +7,12 @@
 import { expect, test } from '@jupyterlab/galata';
 
 import {
+  expectRepairedTotal,
   modelRequests,
-  notebookCells,
   openChat,
-  outputText,
-  runCode,
   screenshots,
-  scriptModel,
+  scriptRepairedTotal,
   sendPrompt,
-  source,
-  text,
   waitForTurnEnd
 } from './helpers';
 
@@ -83,30 +79,10 @@ test.describe('remote kernels (Kernel Gateway)', () => {
     await dialog.getByRole('button', { name: 'Close' }).click();
 
     // chat → cell → repair → answer, all in the remote kernel
-    await scriptModel(request, [
-      runCode(BAD, 'Let me sum the prices.'),
-      runCode(FIX, 'The column is called `price`; fixing that.'),
-      text('The total price is **7.0**.')
-    ]);
+    await scriptRepairedTotal(request, BAD, FIX);
     await sendPrompt(page, 'What is the total price in sales?');
     await waitForTurnEnd(page);
-    const steps = chat.locator('.jp-codeinterp-step');
-    await expect(steps).toHaveCount(1);
-    await expect(steps.first().locator('.jp-codeinterp-attempt')).toHaveText(
-      /attempt 2 of 4/
-    );
-    await expect(steps.first().locator('.jp-codeinterp-badge')).toHaveText(
-      /ok/
-    );
-    await expect(chat.locator('.jp-codeinterp-markdown strong')).toHaveText(
-      '7.0'
-    );
-    const generated = (await notebookCells(page)).filter(
-      c => c.metadata?.codeinterp?.generated
-    );
-    expect(generated).toHaveLength(1);
-    expect(source(generated[0])).toBe(FIX);
-    expect(outputText(generated[0])).toContain('7.0');
+    await expectRepairedTotal(page, chat, FIX);
 
     // the model was sent the remote variables, and the KeyError to repair
     const requests = await modelRequests(request);

@@ -219,3 +219,46 @@ export async function askForTheRepairedTotal(chat: Locator): Promise<void> {
     '7.0'
   );
 }
+
+/**
+ * A repaired "total price" turn, as the chat and the remote-kernel flows script it:
+ * `bad` fails on the column `prices`, `fix` uses `price`, the answer is "7.0".
+ */
+export async function scriptRepairedTotal(
+  request: APIRequestContext,
+  bad: string,
+  fix: string
+): Promise<void> {
+  await scriptModel(request, [
+    runCode(bad, 'Let me sum the prices.'),
+    runCode(fix, 'The column is called `price`; fixing that.'),
+    text('The total price is **7.0**.')
+  ]);
+}
+
+/**
+ * What that turn leaves: one step card on its second attempt, ok; the answer
+ * "7.0"; one generated cell holding the fix and its output. Returns that cell.
+ */
+export async function expectRepairedTotal(
+  page: IJupyterLabPageFixture,
+  chat: Locator,
+  fix: string
+): Promise<any> {
+  const steps = chat.locator('.jp-codeinterp-step');
+  await expect(steps).toHaveCount(1);
+  await expect(steps.first().locator('.jp-codeinterp-attempt')).toHaveText(
+    /attempt 2 of 4/
+  );
+  await expect(steps.first().locator('.jp-codeinterp-badge')).toHaveText(/ok/);
+  await expect(chat.locator('.jp-codeinterp-markdown strong')).toHaveText(
+    '7.0'
+  );
+  const generated = (await notebookCells(page)).filter(
+    c => c.metadata?.codeinterp?.generated
+  );
+  expect(generated).toHaveLength(1);
+  expect(source(generated[0])).toBe(fix);
+  expect(outputText(generated[0])).toContain('7.0');
+  return generated[0];
+}
