@@ -258,3 +258,13 @@ def test_triple_quoted_call_without_closing_braces():
     calls = parse_textual_tool_calls(unclosed.replace("```json", "").strip(), {"run_code"})
     assert len(calls) == 1
     compile(json.loads(calls[0].arguments)["code"], "cell", "exec")
+
+
+def test_through_last_block_drops_what_was_written_before_the_code_ran():
+    from jupyterlab_codeinterp.agent.codeblocks import through_last_block
+
+    reply = "Computing it:\n```python\nprint(6 * 7)\n```\n\nThe answer is @x[41]."
+    assert through_last_block(reply) == "Computing it:\n```python\nprint(6 * 7)\n```"
+    assert through_last_block("No code here: @x[41].") == "No code here: @x[41]."
+    two = "```python\na = 1\n```\nthen\n```python\nprint(a)\n```\nso 1"
+    assert through_last_block(two).endswith("print(a)\n```")

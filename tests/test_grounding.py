@@ -123,6 +123,34 @@ async def test_a_cell_that_prints_a_typed_in_number_backs_nothing(workspace, scr
     assert len(executor.nb.cells) == 2  # the cell ran and stays in the notebook as it is
 
 
+@pytest.mark.parametrize("protocol", ["tools", "codeblocks"])
+async def test_a_guess_written_after_the_code_is_not_kept(workspace, scripted_model, scripted_config, protocol):
+    """Seen with Qwen2.5-Coder-1.5B: the reply held the cell and, after it, the answer
+    @mean_fare[128.00], written before the cell printed 34.65; it then kept to 128.00."""
+    tmp_path, executor = workspace
+    scripted_config.protocol = protocol
+    guess = f"```python\n{TOTAL}\n```\n\n@total_gdp[128.00]"
+    scripted_model.set_script(text(guess), text("@total_gdp[790.00]"))
+    result, _ = await run_agent_turn(scripted_config, executor, tmp_path, "g7",
+                                     "total gdp in gdp.csv, as @total_gdp[value]")
+    assert result.answer == "@total_gdp[790.00]" and result.grounding == "computed"
+    follow_up = str(scripted_model.requests[1]["messages"])
+    assert "128.00" not in follow_up and "read_csv" in follow_up
+    assert "128.00" not in str(result.messages)
+
+
+async def test_a_code_block_sent_when_asked_for_a_cell_runs(workspace, scripted_model, scripted_config):
+    """Offered tools, the model answers the loop's request for a cell with a code block
+    after cells already ran: that block is the cell asked for."""
+    tmp_path, executor = workspace
+    growth = "import pandas as pd\nprint(round(pd.read_csv('gdp.csv')['gdp'].pct_change().mean() * 100, 2))"
+    scripted_model.set_script(run_code(TOTAL), text("The total GDP is 790.0 and growth is 12.75%."),
+                              text(f"```python\n{growth}\n```"), text("The total GDP is 790.0."))
+    result, _ = await run_agent_turn(scripted_config, executor, tmp_path, "g8", "total gdp in gdp.csv?")
+    assert (result.cells_run, result.grounding) == (2, "computed")
+    assert len(executor.nb.cells) == 2
+
+
 @pytest.mark.parametrize("code, nothing", [
     ('print("0.56")', True), ("print(f'@std[{2.07:.2f}]')", True), ("import math\nprint(0.5 * 2)", True),
     ("x = 1\nprint(x)", False), ("print(df['wage'].std())", False), ('print(len("ab"))', False),

@@ -31,7 +31,7 @@ import textwrap
 from dataclasses import dataclass
 
 __all__ = ["CODEBLOCK_INSTRUCTIONS", "CodeBlock", "extract_code", "find_code_blocks",
-           "looks_like_python", "PYTHON_LANGS", "SHELL_LANGS"]
+           "looks_like_python", "through_last_block", "PYTHON_LANGS", "SHELL_LANGS"]
 
 CODEBLOCK_INSTRUCTIONS = """\
 ## How to run code
@@ -194,6 +194,16 @@ def _strip_prompts(code: str) -> str:
 def extract_code(text: str) -> list[str]:
     """The Python code blocks of a model answer, in order (see the module doc for what counts)."""
     return [b.code for b in find_code_blocks(text) if b.code.strip() and b.is_python]
+
+
+def through_last_block(text: str) -> str:
+    """``text`` up to the end of its last Python block.  What a model writes after the code
+    it asks to run was written before that code ran: its values are guesses, and a small
+    model keeps to them (Qwen2.5-Coder-1.5B appended ``@mean_fare[128.00]`` to the cell
+    that printed 34.65, and answered 128.00)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    blocks = [b for b in find_code_blocks(text) if b.code.strip() and b.is_python]
+    return text[:blocks[-1].end].rstrip() if blocks else text
 
 
 _MAGIC = re.compile(r"^([ \t]*)[%!].*$", re.M)

@@ -28,7 +28,7 @@ from ..llm.types import ModelReply, ProviderError, TokenUsage, ToolCall
 from ..protocol import CodeDeltaMsg, ContextNoteMsg, ErrorMsg, NoticeMsg, TextDeltaMsg, TurnStatus
 from . import prompts
 from .cells import CellRunner, Finished, Rejected, image_message
-from .codeblocks import CODEBLOCK_INSTRUCTIONS, compact_system_prompt, extract_code
+from .codeblocks import CODEBLOCK_INSTRUCTIONS, compact_system_prompt, extract_code, through_last_block
 from .grounding import Grounding, GroundingRule
 from .repair import GaveUp, Repairs
 from .streamtext import BROKEN_CALL_NOTE, CallTextGuard, names_a_tool
@@ -97,6 +97,8 @@ class _TurnRun:
         self.token_budget = (self.cfg.context_token_budget if turn.context_token_budget is None
                              else turn.context_token_budget)
         self.repairs = Repairs(max_repairs)
+        self.code_asked = False
+        """The loop's last message asked the model for a cell (grounding)."""
         self.cells = CellRunner(agent=agent, turn=turn, config=self.cfg, auto_run=auto_run,
                                 repairs=self.repairs, send=self.send)
 
@@ -284,6 +286,7 @@ class _TurnRun:
 
     async def _handle_reply(self, reply: ModelReply, conversation: list[dict[str, Any]]) -> tuple[bool, str]:
         """Act on one model reply; returns (turn finished, answer)."""
+        code_asked, self.code_asked = self.code_asked, False
         calls = list(reply.tool_calls)
         if not calls:
             calls = parse_textual_tool_calls(reply.text, TOOL_NAMES)
@@ -302,11 +305,12 @@ class _TurnRun:
             blocks = extract_code(reply.text)
             if blocks:
                 return await self._run_blocks(reply, blocks, conversation)
-        elif not calls and (not self.cells.ran_code or self.repairs.failed is not None) and self.turn.mode != "fix":
+        elif not calls and (not self.cells.ran_code or self.repairs.failed is not None or code_asked) \
+                and self.turn.mode != "fix":
             # Offered tools, some models (small local ones, e.g. Qwen2.5-Coder-1.5B at
             # temperature 0) write a ```python block instead of calling run_code. Before any
-            # code ran this turn, or right after a cell failed, such a block is the work (the
-            # repair), not an illustration: run it.
+            # code ran this turn, right after a cell failed, or when the loop asked for a
+            # cell, such a block is the work (the repair), not an illustration: run it.
             blocks = extract_code(reply.text)
             if blocks:
                 return await self._run_blocks(reply, blocks, conversation)
@@ -374,6 +378,7 @@ class _TurnRun:
             # the model sees its answer and why it is not accepted; later turns see neither
             conversation.append({"role": "assistant", "content": answer})
             conversation.append({"role": "user", "content": verdict.ask})
+            self.code_asked = True
             await self.send(NoticeMsg(chat_id=turn.chat_id, turn=turn.turn, level="info",
                                       text=verdict.notice))
             return False, ""
@@ -391,7 +396,8 @@ class _TurnRun:
         return str((args or {}).get("code", "")).strip()
 
     async def _run_blocks(self, reply: ModelReply, blocks: list[str], conversation: list[dict[str, Any]]) -> tuple[bool, str]:
-        assistant = {"role": "assistant", "content": reply.text}
+        # kept without what follows its code: an answer written before the code ran
+        assistant = {"role": "assistant", "content": through_last_block(reply.text)}
         conversation.append(assistant)
         self.new_messages.append(assistant)
         results, images = await self.cells.run_blocks(blocks)
