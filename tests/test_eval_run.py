@@ -95,6 +95,10 @@ def test_every_outcome_class(suite, scripted_model, tmp_path, capsys):
     # and the loop's verdict "not_computed" is recorded)
     for name, passed_through in (("guess", "ungrounded"), ("lucky", "correct")):
         rec = got.pop(name)
+        if name == "guess":  # the turn's transcript keeps the answers the loop sent back
+            turn = json.loads((out / rec.workspace / "turn.json").read_text())
+            said = [m["content"] for m in turn["transcript"] if m["role"] == "assistant"]
+            assert said and all("@answer[41]" in c for c in said), said
         assert rec.cells_run == 0 and rec.grounded is False
         if rec.grounding == "not_computed":
             assert rec.failure == "no answer" and not rec.correct and "not computed" in rec.detail

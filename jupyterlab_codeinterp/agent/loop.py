@@ -97,6 +97,8 @@ class _TurnRun:
         self.token_budget = (self.cfg.context_token_budget if turn.context_token_budget is None
                              else turn.context_token_budget)
         self.repairs = Repairs(max_repairs)
+        self.conversation: list[dict[str, Any]] = []
+        self.turn_start = 0
         self.code_asked = False
         """The loop's last message asked the model for a cell (grounding)."""
         self.cells = CellRunner(agent=agent, turn=turn, config=self.cfg, auto_run=auto_run,
@@ -121,6 +123,7 @@ class _TurnRun:
             error=error,
             grounding=grounding,
             cells_run=self.cells.cells_run,
+            transcript=self.conversation[self.turn_start:],
         )
 
     def stopped(self) -> TurnResult:
@@ -147,6 +150,7 @@ class _TurnRun:
         # later turns see this request as it was sent: their prompts start with this one's
         self.new_messages.append(dict(user_msg))
         conversation = stable_window(list(self.history), max(2000, self.token_budget * 2))
+        self.conversation, self.turn_start = conversation, len(conversation)
         conversation.append(user_msg)
         self.grounding = GroundingRule(prompt=turn.prompt, context_text=f"{context_text}\n{fix_target or ''}",
                                        mode=turn.mode, codeblocks=self.codeblocks, history=conversation)

@@ -3,7 +3,7 @@ conversation it sends (bookkeeping stripped; agent/window.py picks the earlier t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Optional, Protocol
 
 from pydantic import BaseModel
@@ -57,6 +57,9 @@ class TurnResult:
     """Whether the answer rests on this turn's cells (see :mod:`.grounding`)."""
     cells_run: int = 0
     """Generated cells that ran (ok or not) in this turn."""
+    transcript: list[dict[str, Any]] = field(default_factory=list)
+    """Everything the model was sent and answered in this turn, answers the loop sent back
+    included (what an evaluation saves to read a turn; not kept in the chat)."""
 
 
 def price_of(config: CodeInterp, model: str, usage: TokenUsage) -> Optional[float]:

@@ -95,7 +95,8 @@ def _usage_into(rec: Record, usage: Any) -> None:
 def _save_turn(folder: str, task: EvalTask, result: Any) -> None:
     """The turn's messages next to its notebook, to read what the model did."""
     data = {"id": task.id, "request": task.request(), "status": getattr(result, "status", ""),
-            "answer": getattr(result, "answer", ""), "messages": getattr(result, "messages", [])}
+            "answer": getattr(result, "answer", ""), "messages": getattr(result, "messages", []),
+            "transcript": getattr(result, "transcript", [])}
     try:
         with open(os.path.join(folder, "turn.json"), "w", encoding="utf-8") as fh:
             json.dump(data, fh, indent=1, ensure_ascii=False, default=str)
