@@ -19,7 +19,7 @@ from ..protocol import ApprovalReplyMsg, ApprovalRequestMsg, ErrorMsg, StepMsg
 from .results import Record, new_record
 from .scoring import Score, score_answer, states_a_number
 from .tasks import EvalTask
-from .workspace import missing_files_note, open_workspace, rerun_from_top, run_check
+from .workspace import close_workspace, missing_files_note, open_workspace, rerun_from_top, run_check
 
 #: a run_code step in one of these states is a cell that ran
 RAN_STATES = ("ok", "error", "timeout")
@@ -166,9 +166,4 @@ async def run_agent_task(task: EvalTask, folder: str, config: CodeInterp, *, tim
         if sink.declined and not rec.detail:
             rec.detail = f"{sink.declined} cell(s) needed approval and were not run"
         rec.seconds = round(time.monotonic() - started, 2)
-        try:
-            executor.save()
-        except Exception:
-            pass
-        await executor.close()
-        await model.close()
+        await close_workspace(executor, model)

@@ -19,7 +19,7 @@ from ..llm.types import ProviderError
 from .results import Record, new_record
 from .scoring import score_answer
 from .tasks import EvalTask
-from .workspace import missing_files_note, open_workspace, output_text, run_check
+from .workspace import close_workspace, missing_files_note, open_workspace, output_text, run_check
 
 SYSTEM = "You are an expert Python data analyst. You answer with one complete Python program."
 
@@ -110,9 +110,4 @@ async def run_single_shot_task(task: EvalTask, folder: str, config: CodeInterp, 
         return rec
     finally:
         rec.seconds = round(time.monotonic() - started, 2)
-        try:
-            executor.save()
-        except Exception:
-            pass
-        await executor.close()
-        await model.close()
+        await close_workspace(executor, model)

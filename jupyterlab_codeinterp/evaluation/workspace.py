@@ -64,6 +64,17 @@ async def open_workspace(task: EvalTask, folder: str, kernel_name: Optional[str]
         return executor, str(exc)
 
 
+async def close_workspace(executor: HeadlessExecutor, model: Any) -> None:
+    """Save the task's notebook as it is (for reading afterwards), stop its kernel and close
+    the model client, whatever state the task ended in."""
+    try:
+        executor.save()
+    except Exception:
+        pass
+    await executor.close()
+    await model.close()
+
+
 def output_text(outcome: CellOutcome) -> str:
     """What a cell printed (stdout, stderr) and its result, as text."""
     parts: list[str] = []

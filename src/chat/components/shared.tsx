@@ -1,7 +1,7 @@
 /**
- * Small pieces shared by the chat components: the icon button, the
- * once-a-second clock of running steps, and the labels of states, tools and
- * turn modes.
+ * Small pieces shared by the chat components: the icon button, the link that
+ * opens a written file, the once-a-second clock of running steps, and the
+ * labels of states, tools and turn modes.
  */
 import { TranslationBundle } from '@jupyterlab/translation';
 import { LabIcon } from '@jupyterlab/ui-components';
@@ -31,6 +31,25 @@ export function IconButton(props: {
       {props.text && (
         <span className="jp-codeinterp-iconbutton-text">{props.text}</span>
       )}
+    </button>
+  );
+}
+
+/** A file a turn wrote, by its name; opens it in JupyterLab. */
+export function FileLink(props: {
+  path: string;
+  open: (path: string) => void;
+  trans: TranslationBundle;
+}): JSX.Element {
+  const { path, open, trans } = props;
+  return (
+    <button
+      type="button"
+      className="jp-codeinterp-link"
+      onClick={() => open(path)}
+      title={trans.__('Open %1', path)}
+    >
+      {path.split('/').pop()}
     </button>
   );
 }

@@ -13,7 +13,13 @@ import * as React from 'react';
 import { ChatModel, IStepView } from '../model';
 import { IChatActions } from './actions';
 import { Approval } from './approval';
-import { formatElapsed, stateLabel, toolLabel, useNow } from './shared';
+import {
+  FileLink,
+  formatElapsed,
+  stateLabel,
+  toolLabel,
+  useNow
+} from './shared';
 
 export function StepCard(props: {
   chat: ChatModel;
@@ -112,14 +118,11 @@ export function StepCard(props: {
         >
           {step.files.map(path => (
             <li key={path}>
-              <button
-                type="button"
-                className="jp-codeinterp-link"
-                onClick={() => actions.openFile(path)}
-                title={trans.__('Open %1', path)}
-              >
-                {path.split('/').pop()}
-              </button>
+              <FileLink
+                path={path}
+                open={p => actions.openFile(p)}
+                trans={trans}
+              />
             </li>
           ))}
         </ul>

@@ -17,6 +17,7 @@ import { cachedSnapshot } from '../../undoTurn';
 import { ChatModel, ITurnView } from '../model';
 import { useSignal } from '../useSignal';
 import { IChatActions } from './actions';
+import { FileLink } from './shared';
 
 export function TurnChangesView(props: {
   chat: ChatModel;
@@ -142,14 +143,11 @@ export function TurnChangesView(props: {
             <span className="jp-codeinterp-change-kind">
               {trans.__('wrote')}
             </span>{' '}
-            <button
-              type="button"
-              className="jp-codeinterp-link"
-              onClick={() => actions.openFile(path)}
-              title={trans.__('Open %1', path)}
-            >
-              {path.split('/').pop()}
-            </button>
+            <FileLink
+              path={path}
+              open={p => actions.openFile(p)}
+              trans={trans}
+            />
           </li>
         ))}
       </ul>
