@@ -152,7 +152,8 @@ async def test_a_code_block_sent_when_asked_for_a_cell_runs(workspace, scripted_
 
 
 @pytest.mark.parametrize("code, nothing", [
-    ('print("0.56")', True), ("print(f'@std[{2.07:.2f}]')", True), ("import math\nprint(0.5 * 2)", True),
+    ('print("0.56")', True), ("print(f'@std[{2.07:.2f}]')", True), ("import math\nprint(-128.00)", True),
+    ("print(6 * 7)", False),
     ("x = 1\nprint(x)", False), ("print(df['wage'].std())", False), ('print(len("ab"))', False),
     ("42", False), ("pass", False),
 ])

@@ -170,8 +170,10 @@ LITERAL_NOTE = ("\nnote: this cell only prints values written into its code; it 
 
 
 def computes_nothing(code: str) -> bool:
-    """Does ``code`` only print constants (no name but ``print``, no attribute)?  Seen with
-    Qwen2.5-Coder-1.5B: asked for a value it had not computed, it ran ``print("0.56")``."""
+    """Does ``code`` only print values written into it (``print("0.56")``, ``print(128.00)``,
+    an f-string of constants)?  Seen with Qwen2.5-Coder-1.5B: asked for a value it had not
+    computed, it ran such a cell.  Arithmetic, names and calls other than ``print`` compute
+    something and do not count."""
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError):
@@ -181,9 +183,16 @@ def computes_nothing(code: str) -> bool:
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and node.id != "print":
             return False
-        if isinstance(node, (ast.Attribute, ast.Subscript, ast.Lambda, ast.Await, ast.NamedExpr)):
+        if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id == "print"):
+            return False
+        if not isinstance(node, _LITERAL_PRINT_NODES):
             return False
     return any(isinstance(node, ast.Call) for node in ast.walk(tree))
+
+
+_LITERAL_PRINT_NODES = (ast.Module, ast.Expr, ast.Pass, ast.Import, ast.ImportFrom, ast.alias, ast.Call,
+                        ast.Name, ast.Load, ast.Constant, ast.JoinedStr, ast.FormattedValue, ast.keyword,
+                        ast.UnaryOp, ast.USub, ast.UAdd, ast.Tuple, ast.List)
 
 
 # ------------------------------------------------------------------ closed-form results
