@@ -151,6 +151,28 @@ async def test_a_code_block_sent_when_asked_for_a_cell_runs(workspace, scripted_
     assert len(executor.nb.cells) == 2
 
 
+@pytest.mark.parametrize("protocol", ["tools", "codeblocks"])
+async def test_results_asked_for_and_not_printed_are_named(workspace, scripted_model, scripted_config, protocol):
+    """Seen with Qwen2.5-Coder-1.5B: asked for @mean_wage and @std_wage, its cell printed
+    the mean alone; told which results no cell printed, it sends the whole program."""
+    tmp_path, executor = workspace
+    scripted_config.protocol = protocol
+    total = "import pandas as pd\ngdp = pd.read_csv('gdp.csv')['gdp']\nprint(f'@total[{gdp.sum():.2f}]')"
+    both = total + "\nprint(f'@rows[{gdp.count()}]')"
+    first = run_code(total) if protocol == "tools" else text(f"```python\n{total}\n```")
+    scripted_model.set_script(first, text(f"```python\n{both}\n```"), text("@total[790.00] @rows[7]"))
+    result, _ = await run_agent_turn(scripted_config, executor, tmp_path, "g11",
+                                     "Total gdp and number of values in gdp.csv.\n\n"
+                                     "Give the final answer in this format: @total[value] @rows[count]")
+    after_first = str(scripted_model.requests[1]["messages"][-1]["content"])
+    assert "Not printed yet in that form: @rows." in after_first
+    assert "@total[{total}] @rows[{rows}]" in after_first
+    after_second = str(scripted_model.requests[2]["messages"][-1]["content"])
+    assert "Not printed yet" not in after_second
+    assert (result.cells_run, result.grounding) == (2, "computed")
+    assert result.answer == "@total[790.00] @rows[7]"
+
+
 @pytest.mark.parametrize("code, nothing", [
     ('print("0.56")', True), ("print(f'@std[{2.07:.2f}]')", True), ("import math\nprint(-128.00)", True),
     ("print(6 * 7)", False),

@@ -29,7 +29,7 @@ from ..protocol import CodeDeltaMsg, ContextNoteMsg, ErrorMsg, NoticeMsg, TextDe
 from . import prompts
 from .cells import CellRunner, Finished, Rejected, image_message
 from .codeblocks import CODEBLOCK_INSTRUCTIONS, compact_system_prompt, extract_code, through_last_block
-from .grounding import Grounding, GroundingRule
+from .grounding import Grounding, GroundingRule, printed_results
 from .repair import GaveUp, Repairs
 from .streamtext import BROKEN_CALL_NOTE, CallTextGuard, names_a_tool
 from .textual_calls import parse_textual_tool_calls
@@ -355,7 +355,7 @@ class _TurnRun:
         for i, call in enumerate(calls):
             result, images = await self.cells.dispatch(call)
             if call.name == RUN_CODE and "status: ok" in result[:120]:
-                result += prompts.form_reminder(self.turn.prompt)
+                result += self._form_reminder(ok=True)
             tool_msg = {"role": "tool", "tool_call_id": call.id, "content": result}
             conversation.append(tool_msg)
             self.new_messages.append(tool_msg)
@@ -395,6 +395,15 @@ class _TurnRun:
         self.new_messages.append(msg)
         return True, verdict.answer
 
+    def _form_reminder(self, ok: bool) -> str:
+        """The answer's form, after a cell's result; after a cell that ran, the results the
+        request asks for that no cell printed yet, with a request for a cell (so a code block
+        sent back is run)."""
+        printed = printed_results(self.cells.outputs) if ok else None
+        if printed is not None and any(n not in printed for n in prompts.form_names(self.turn.prompt)):
+            self.code_asked = True
+        return prompts.form_reminder(self.turn.prompt, printed)
+
     def _code_of(self, call: ToolCall) -> str:
         args, _err = parse_arguments(call.arguments)
         return str((args or {}).get("code", "")).strip()
@@ -405,7 +414,8 @@ class _TurnRun:
         conversation.append(assistant)
         self.new_messages.append(assistant)
         results, images = await self.cells.run_blocks(blocks)
-        user = {"role": "user", "content": prompts.result_message_for_codeblocks(results, self.turn.prompt)}
+        ok = bool(results) and "status: ok" in results[-1][:120]
+        user = {"role": "user", "content": prompts.result_message_for_codeblocks(results, self._form_reminder(ok))}
         if images and self.vision:
             user = {"role": "user", "content": [{"type": "text", "text": user["content"]}]
                     + image_message(images)["content"][1:]}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from typing import Any, Optional, Sequence
+from typing import Any, Collection, Optional, Sequence
 
 from ..context.fence import defang
 
@@ -123,18 +123,44 @@ and restates them afterwards rounds them wrong or drops one (0.068 for "two deci
 printed in the form, the values reach the answer as computed (grounding.with_printed_results)."""
 
 
-def form_reminder(prompt: str) -> str:
-    """Appended after a cell's result, when the request asks for a form of answer."""
+_FORM_NAME = re.compile(r"@([A-Za-z_]\w*)\[")
+
+
+def form_names(prompt: str) -> list[str]:
+    """The ``@name[value]`` results the request asks for, in order."""
+    return list(dict.fromkeys(_FORM_NAME.findall(prompt)))
+
+
+def form_reminder(prompt: str, printed: Optional[Collection[str]] = None) -> str:
+    """Appended after a cell's result, when the request asks for a form of answer.
+
+    With ``printed`` (the ``@name`` results this turn's cells printed, after a cell that
+    ran), the results the request asks for and no cell printed yet are named, with a request
+    for one cell that prints them all.  Asked for a mean and a standard deviation, Qwen2.5-
+    Coder-1.5B computed the mean, then typed a standard deviation into ``print(8.74)``; asked
+    once for a whole program (single-shot), it computes both.
+    """
     form = answer_form(prompt)
-    return f"\n\nWhen you answer, give it in the form the user asked for:\n{form}" if form else ""
+    if not form:
+        return ""
+    text = f"\n\nWhen you answer, give it in the form the user asked for:\n{form}"
+    names = form_names(prompt)
+    missing = [n for n in names if n not in printed] if printed is not None else []
+    if missing:
+        example = " ".join(f"@{n}[{{{n}}}]" for n in names[:4])
+        text += ("\n\nNot printed yet in that form: " + ", ".join(f"@{n}" for n in missing)
+                 + ". Send one cell that computes every value from the data and prints them "
+                 f'all in that form, rounded as asked, e.g. print(f"{example}").')
+    return text
 
 
-def result_message_for_codeblocks(results: list[str], prompt: str = "") -> str:
-    """How results reach a model that uses the code-block protocol (as a user message)."""
+def result_message_for_codeblocks(results: list[str], reminder: str = "") -> str:
+    """How results reach a model that uses the code-block protocol (as a user message);
+    ``reminder`` is :func:`form_reminder`'s."""
     body = "\n\n".join(results)
     return (
         workspace_data("execution-result", body)
         + "\n\nContinue: if a cell failed, send the whole corrected cell in one ```python "
         "block; if you have the answer, reply with it and no code block."
-        + form_reminder(prompt)
+        + reminder
     )
