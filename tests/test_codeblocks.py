@@ -7,7 +7,7 @@ import json
 import pytest
 
 from jupyterlab_codeinterp.agent.codeblocks import (
-    CODEBLOCK_INSTRUCTIONS, extract_code, find_code_blocks, looks_like_python,
+    CODEBLOCK_INSTRUCTIONS, extract_code, find_code_blocks, is_answer_block, looks_like_python, unfence_answers,
 )
 from jupyterlab_codeinterp.agent.textual_calls import parse_textual_tool_calls
 
@@ -268,3 +268,15 @@ def test_through_last_block_drops_what_was_written_before_the_code_ran():
     assert through_last_block("No code here: @x[41].") == "No code here: @x[41]."
     two = "```python\na = 1\n```\nthen\n```python\nprint(a)\n```\nso 1"
     assert through_last_block(two).endswith("print(a)\n```")
+
+
+@pytest.mark.parametrize("block, answer", [
+    ("@mean[171.44] @sd[188.25]", True), ("@a[1],\n@b[x y]", True),
+    ("print('@mean[1]')", False), ("@property\ndef f(self): pass", False), ("", False),
+])
+def test_a_block_of_closed_form_results_is_an_answer_not_code(block, answer):
+    text = f"The results:\n```python\n{block}\n```\nDone."
+    assert is_answer_block(block) is answer
+    assert (extract_code(text) == []) is (answer or not block)
+    if answer:
+        assert unfence_answers(text) == f"The results:\n{block}\nDone."

@@ -173,6 +173,23 @@ async def test_results_asked_for_and_not_printed_are_named(workspace, scripted_m
     assert result.answer == "@total[790.00] @rows[7]"
 
 
+@pytest.mark.parametrize("protocol", ["tools", "codeblocks"])
+async def test_an_answer_written_in_a_python_fence_is_the_answer(workspace, scripted_model, scripted_config, protocol):
+    """Seen with Qwen2.5-Coder-1.5B: its cell printed @mean[..] @sd[..]; it then repeated
+    them in a ```python fence, which ran as a SyntaxError and the turn ended in a failed
+    repair. A block of results alone is the final answer, not a cell."""
+    tmp_path, executor = workspace
+    scripted_config.protocol = protocol
+    total = "import pandas as pd\ngdp = pd.read_csv('gdp.csv')['gdp']\nprint(f'@total[{gdp.sum():.2f}]')"
+    first = run_code(total) if protocol == "tools" else text(f"```python\n{total}\n```")
+    scripted_model.set_script(first, text("```python\n@total[790.00]\n```"))
+    result, _ = await run_agent_turn(scripted_config, executor, tmp_path, "g12",
+                                     "Total gdp in gdp.csv.\n\nGive the final answer in this format: @total[value]")
+    assert (result.status, result.cells_run, result.grounding) == ("done", 1, "computed")
+    assert result.answer == "@total[790.00]"
+    assert len(executor.nb.cells) == 1
+
+
 @pytest.mark.parametrize("code, nothing", [
     ('print("0.56")', True), ("print(f'@std[{2.07:.2f}]')", True), ("import math\nprint(-128.00)", True),
     ("print(6 * 7)", False),

@@ -11,7 +11,8 @@ models are sloppy about this, so :func:`extract_code` tolerates:
 * a closing fence glued to the last code line (``print(x)```;``);
 * bare ``` fences, taken only when the content parses as Python that does something
   (an assignment, an import, a call...), so printed output and tables are not run;
-* ``>>>`` prompts (pycon / REPL transcripts): prompts stripped, output lines dropped.
+* ``>>>`` prompts (pycon / REPL transcripts): prompts stripped, output lines dropped;
+* a block that holds only ``@name[value]`` results is the answer written in a fence, not code.
 
 Shell blocks (```bash, ```sh, ```console ...) are never run: models show them to users as
 instructions ("run pip install ...") far more often than they mean them as a step, and
@@ -31,7 +32,7 @@ import textwrap
 from dataclasses import dataclass
 
 __all__ = ["CODEBLOCK_INSTRUCTIONS", "CodeBlock", "extract_code", "find_code_blocks",
-           "looks_like_python", "through_last_block", "PYTHON_LANGS", "SHELL_LANGS"]
+           "is_answer_block", "looks_like_python", "unfence_answers", "through_last_block", "PYTHON_LANGS", "SHELL_LANGS"]
 
 CODEBLOCK_INSTRUCTIONS = """\
 ## How to run code
@@ -86,9 +87,33 @@ class CodeBlock:
 
     @property
     def is_python(self) -> bool:
+        if is_answer_block(self.code):
+            return False
         if self.lang in PYTHON_LANGS:
             return True
         return self.lang == "" and looks_like_python(self.code)
+
+
+_ANSWER_LINE = re.compile(r"^[ \t]*(?:@[A-Za-z_]\w*\[[^\[\]\n]*\][ \t,;]*)+$")
+
+
+def is_answer_block(code: str) -> bool:
+    """A block that holds only ``@name[value]`` results, the closed form of an answer: not
+    code.  Having printed the answer, Qwen2.5-Coder-1.5B repeats it in a ```python fence;
+    run, it is a SyntaxError (a decorator with nothing to decorate) and the turn that had
+    its answer ends in a failed repair."""
+    lines = [ln for ln in code.splitlines() if ln.strip()]
+    return bool(lines) and all(_ANSWER_LINE.match(ln) for ln in lines)
+
+
+def unfence_answers(text: str) -> str:
+    """``text`` with each fenced block of :func:`is_answer_block` results replaced by the
+    results themselves."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    for b in reversed(find_code_blocks(text)):
+        if is_answer_block(b.code):
+            text = text[:b.start] + b.code.strip() + text[b.end:]
+    return text
 
 
 def _lang_of(info: str) -> str:

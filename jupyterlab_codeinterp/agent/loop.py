@@ -28,7 +28,8 @@ from ..llm.types import ModelReply, ProviderError, TokenUsage, ToolCall
 from ..protocol import CodeDeltaMsg, ContextNoteMsg, ErrorMsg, NoticeMsg, TextDeltaMsg, TurnStatus
 from . import prompts
 from .cells import CellRunner, Finished, Rejected, image_message
-from .codeblocks import CODEBLOCK_INSTRUCTIONS, compact_system_prompt, extract_code, through_last_block
+from .codeblocks import (CODEBLOCK_INSTRUCTIONS, compact_system_prompt, extract_code, through_last_block,
+                         unfence_answers)
 from .grounding import Grounding, GroundingRule, printed_results
 from .repair import GaveUp, Repairs
 from .streamtext import BROKEN_CALL_NOTE, CallTextGuard, names_a_tool
@@ -319,7 +320,7 @@ class _TurnRun:
             if blocks:
                 return await self._run_blocks(reply, blocks, conversation)
         if not calls:
-            answer = reply.text.strip()
+            answer = unfence_answers(reply.text).strip()
             if broken:
                 shown = self._guard.shown.strip()
                 await self._guard.emit(("\n\n" if shown else "") + BROKEN_CALL_NOTE)
