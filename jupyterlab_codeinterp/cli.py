@@ -161,7 +161,7 @@ async def run_headless(args: argparse.Namespace) -> int:
             return EXIT_MODEL if err else EXIT_KERNEL
         print(result.answer)
         if result.grounding in ("not_computed", "unverified"):
-            why = ("no cell ran, the answer was not computed" if result.grounding == "not_computed"
+            why = ("no cell computed the answer's values" if result.grounding == "not_computed"
                    else "numbers in the answer are not in any output of this run")
             print(f"grounding: {result.grounding} ({why})", file=sys.stderr)
         u = result.usage

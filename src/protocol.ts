@@ -215,7 +215,7 @@ export interface ExecutorRequestMsg {
 
 /**
  * Whether a turn's answer rests on cells that ran in it: `computed` (it does),
- * `not_computed` (the request needed code and none ran), `unverified` (it states numbers no
+ * `not_computed` (the request needed code and no cell computed the answer's values), `unverified` (it states numbers no
  * output of the turn shows), `''` (nothing to compute).
  */
 export type Grounding = '' | 'computed' | 'not_computed' | 'unverified';

@@ -87,6 +87,22 @@ async def test_numbers_no_output_holds_are_asked_for_once_then_marked(workspace,
     assert (result.grounding, result.cells_run) == ("unverified", 1)
 
 
+async def test_an_answer_no_output_backs_at_all_is_withheld_after_one_request(workspace, scripted_model,
+                                                                             scripted_config):
+    """Seen with Qwen2.5-Coder-1.5B (DABench id 28): its one cell failed, it answered seven
+    made-up means, was asked to print them, and gave the same answer again."""
+    tmp_path, executor = workspace
+    claim = "@mean_gdp[129.45] @mean_growth[0.67]"
+    broken = "import pandas as pd\nprint(pd.read_csv('gdp.csv')['nope'].mean())"
+    scripted_model.set_script(run_code(broken), text(claim), text(claim), text("unused"))
+    result, _ = await run_agent_turn(scripted_config, executor, tmp_path, "g13",
+                                     "mean gdp and growth in gdp.csv, as @mean_gdp[v] @mean_growth[v]")
+    assert len(scripted_model.requests) == 3
+    assert (result.grounding, result.cells_run) == ("not_computed", 1)
+    assert result.answer.startswith("I did not compute this: " + g.NO_OUTPUT_HOLDS)
+    assert "129.45" not in result.answer and "@mean_gdp" not in result.answer
+
+
 async def test_a_printed_result_is_in_the_answer(workspace, scripted_model, scripted_config):
     tmp_path, executor = workspace
     code = "import pandas as pd\nprint(f\"@total_gdp[{pd.read_csv('gdp.csv')['gdp'].sum():.2f}]\")"

@@ -10,7 +10,8 @@ number nobody computed. The loop does not pass such an answer on:
 - the answer states numbers that neither an output of this turn nor the context holds (nor
   the code of the turn's cells: a year or threshold the model chose is not an invented result):
   the model is asked once for a cell that prints them; if it still does not, the answer
-  is passed on marked ``unverified``;
+  is passed on marked ``unverified`` when some of its numbers are backed, and withheld as
+  ``not_computed`` when none is (every value made up, e.g. after cells that all failed);
 - a cell printed a closed-form result (``@name[value]``): the answer states it as printed;
 - a cell that only prints values written into its own code (``print("0.56")``) computed
   nothing: its output backs no number, and the model is told so when it runs;
@@ -241,16 +242,21 @@ def _redacted(text: str) -> str:
     return "".join(out).strip()
 
 
-def not_computed_answer(model_answer: str) -> str:
+NO_CELL_RAN = "no code ran in this turn"
+NO_OUTPUT_HOLDS = "no cell of this turn printed the numbers the model gave"
+
+
+def not_computed_answer(model_answer: str, why: str = NO_CELL_RAN) -> str:
     """What the user is told when the model would not compute the answer: no numbers of its
     own, what it proposed (numbers withheld), and its code, if it wrote some."""
-    lines = ["I did not compute this: no code ran in this turn, so I have no value from your data "
+    lines = [f"I did not compute this: {why}, so I have no value from your data "
              "to give. Ask again, or run the analysis in a cell."]
     proposed = _redacted(model_answer)
     if proposed and re.search(r"[A-Za-z]", proposed):
         if len(proposed) > 1200:
             proposed = proposed[:1200].rstrip() + " …"
-        lines += ["", "The model answered without running code (its numbers are withheld, "
+        how = "without running code" if why == NO_CELL_RAN else "with numbers no output holds"
+        lines += ["", f"The model answered {how} (its numbers are withheld, "
                       "nothing computed them):", "", proposed]
     return "\n".join(lines)
 
@@ -347,4 +353,6 @@ class GroundingRule:
         if may_ask and not self.asked_print:
             self.asked_print = True
             return Verdict(ask=print_request(missing, codeblocks=self.codeblocks), notice=NOTICE_PRINT)
+        if may_ask and self.wants_data and len(missing) == len({n.text for n in stated_numbers(answer)}):
+            return Verdict(answer=not_computed_answer(answer, NO_OUTPUT_HOLDS), grounding="not_computed")
         return Verdict(answer=answer, grounding="unverified")

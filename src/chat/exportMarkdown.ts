@@ -58,7 +58,7 @@ export function chatToMarkdown(
       }
     }
     if (turn.grounding === 'not_computed') {
-      lines.push('> **Not computed — no cell ran**', '');
+      lines.push('> **Not computed from your data**', '');
     } else if (turn.grounding === 'unverified') {
       lines.push('> **Numbers not found in any output of this turn**', '');
     }

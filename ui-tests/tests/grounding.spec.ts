@@ -1,6 +1,6 @@
 /**
  * The marker on answers that do not rest on the turn's executed cells
- * (`turn_end.grounding`): "Not computed — no cell ran" and "Numbers not found
+ * (`turn_end.grounding`): "Not computed from your data" and "Numbers not found
  * in any output of this turn"; nothing for a computed answer. Shown live and
  * in a chat reloaded from the server's history.
  */
@@ -22,7 +22,7 @@ import {
 } from './helpers';
 
 const MARKERS: Record<string, string> = {
-  not_computed: 'Not computed — no cell ran',
+  not_computed: 'Not computed from your data',
   unverified: 'Numbers not found in any output of this turn'
 };
 

@@ -1,6 +1,7 @@
 /**
  * A small marker on an answer that does not rest on the turn's executed
- * cells: `not_computed` (the request needed code and no cell ran) or
+ * cells: `not_computed` (the request needed code and no cell computed the
+ * answer's values: none is given) or
  * `unverified` (it states numbers no output of the turn shows). Nothing for
  * a computed answer, or one with nothing to compute.
  */
@@ -18,9 +19,9 @@ export function GroundingMarker(props: {
   let label: string;
   let detail: string;
   if (grounding === 'not_computed') {
-    label = trans.__('Not computed — no cell ran');
+    label = trans.__('Not computed from your data');
     detail = trans.__(
-      'This request needed code, and no cell ran in this turn: nothing in the answer was computed from your data.'
+      'This request needed code, and no cell of this turn computed the values it asks for: the answer gives none.'
     );
   } else if (grounding === 'unverified') {
     label = trans.__('Numbers not found in any output of this turn');
