@@ -46,9 +46,13 @@ async def test_an_answer_without_a_cell_is_sent_back_and_then_computed(workspace
     assert result.status == "done"
     assert result.answer == "The total GDP is 790.0."
     assert (result.grounding, result.cells_run) == ("computed", 1)
+    asked = scripted_model.requests[0]["messages"][-1]["content"]
+    assert asked.endswith(prompts.code_first_note(codeblocks=protocol == "codeblocks"))
     nudge = last_user_text(scripted_model.requests[1])
     assert "No code ran" in nudge
     assert ("run_code" in nudge) == (protocol == "tools")
+    # sent back, the made-up answer has no numbers left to keep to
+    assert scripted_model.requests[1]["messages"][-2]["content"] == "The total GDP is …."
     assert any(isinstance(m, NoticeMsg) and m.text == g.NOTICE_NUDGE for m in sink.messages)
     # later turns see the computed answer only, not the rejected one nor the nudge
     history = str(result.messages)

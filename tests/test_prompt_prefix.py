@@ -12,7 +12,7 @@ import pytest
 from scripted_model import run_code, text
 
 from jupyterlab_codeinterp.agent.loop import Agent, Turn
-from jupyterlab_codeinterp.agent.prompts import UNCHANGED_CONTEXT
+from jupyterlab_codeinterp.agent.prompts import UNCHANGED_CONTEXT, code_first_note
 from jupyterlab_codeinterp.agent.window import stable_window
 from jupyterlab_codeinterp.context.files import list_files, render_files
 from jupyterlab_codeinterp.context.gather import gather_context
@@ -104,7 +104,9 @@ async def test_an_unchanged_workspace_is_not_sent_twice(workspace, scripted_mode
     assert_starts_with(third, second)
     sent = [body["messages"][-1]["content"] for body in (first, second)]
     assert "<workspace_context>" in sent[0] and "sales.csv" in sent[0]
-    assert sent[1] == UNCHANGED_CONTEXT + "\n\nUser request:\nHow many columns?"
+    # a question about the data is followed by the request to compute it first
+    assert sent[1] == (UNCHANGED_CONTEXT + "\n\nUser request:\nHow many columns?\n\n"
+                       + code_first_note(codeblocks=False))
     # after a note, the context is sent in full again (the note is no reference)
     assert "<workspace_context>" in third["messages"][-1]["content"]
 

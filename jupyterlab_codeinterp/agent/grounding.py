@@ -279,7 +279,16 @@ def print_request(numbers: list[str], *, codeblocks: bool) -> str:
     how = "a ```python code block" if codeblocks else "run_code, or a ```python code block"
     shown = ", ".join(numbers[:8])
     return (f"These numbers in your answer are not in any output of this turn: {shown}. "
-            f"Run one cell ({how}) that prints them, then give the answer using the printed values.")
+            f"Run one cell ({how}) that computes them from the data and prints them (typed-in "
+            "values compute nothing), then give the answer using the printed values.")
+
+
+def withheld(answer: str) -> str:
+    """A made-up answer as the model sees it again when sent back to compute it: without its
+    numbers (a small model shown its own guess keeps to it: Qwen2.5-Coder-1.5B answered the
+    same invented correlation after the cell it was asked for failed)."""
+    proposed = _redacted(answer)
+    return proposed if re.search(r"[A-Za-z]{3}", proposed) else "(an answer with values no cell computed)"
 
 
 # ------------------------------------------------------------------ the turn's rule
@@ -307,6 +316,8 @@ class Verdict:
     answer: str = ""
     grounding: Grounding = ""
     ask: Optional[str] = None
+    asked_about: str = ""
+    """The model's answer as the conversation keeps it when it is asked again."""
     notice: str = ""
     """For the user, when the model is asked again."""
 
@@ -339,7 +350,8 @@ class GroundingRule:
                 return Verdict(answer=answer, grounding="")  # "I did not delete anything."
             if self.nudges < MAX_NUDGES and not declined:
                 self.nudges += 1
-                return Verdict(ask=nudge_message(codeblocks=self.codeblocks), notice=NOTICE_NUDGE)
+                return Verdict(ask=nudge_message(codeblocks=self.codeblocks), notice=NOTICE_NUDGE,
+                               asked_about=withheld(answer))
             return Verdict(answer=not_computed_answer(answer), grounding="not_computed")
         return self.settle(answer, outputs=outputs, code=code, may_ask=self.mode != "fix")
 
@@ -352,7 +364,8 @@ class GroundingRule:
             return Verdict(answer=answer, grounding="computed")
         if may_ask and not self.asked_print:
             self.asked_print = True
-            return Verdict(ask=print_request(missing, codeblocks=self.codeblocks), notice=NOTICE_PRINT)
+            return Verdict(ask=print_request(missing, codeblocks=self.codeblocks), notice=NOTICE_PRINT,
+                           asked_about=answer)
         if may_ask and self.wants_data and len(missing) == len({n.text for n in stated_numbers(answer)}):
             return Verdict(answer=not_computed_answer(answer, NO_OUTPUT_HOLDS), grounding="not_computed")
         return Verdict(answer=answer, grounding="unverified")

@@ -30,7 +30,7 @@ from . import prompts
 from .cells import CellRunner, Finished, Rejected, image_message
 from .codeblocks import (CODEBLOCK_INSTRUCTIONS, compact_system_prompt, extract_code, through_last_block,
                          unfence_answers)
-from .grounding import Grounding, GroundingRule, printed_results
+from .grounding import Grounding, GroundingRule, asks_for_data, printed_results
 from .repair import GaveUp, Repairs
 from .streamtext import BROKEN_CALL_NOTE, CallTextGuard, names_a_tool
 from .textual_calls import parse_textual_tool_calls
@@ -146,8 +146,10 @@ class _TurnRun:
         context_text, fix_target = await self._gather()
         if turn.mode == "fix" and turn.cell_id and self.repairs.failed is None:
             return self._end("failed", "The cell to fix was not found in the notebook.")
-        user_msg = {"role": "user", "content": prompts.user_message(turn.prompt, context_text, fix_target, self.history),
-                    "turn_start": True}
+        needs_code = turn.mode != "fix" and asks_for_data(turn.prompt, context_text)
+        content = prompts.user_message(turn.prompt, context_text, fix_target, self.history,
+                                       code_first=needs_code, codeblocks=self.codeblocks)
+        user_msg = {"role": "user", "content": content, "turn_start": True}
         # later turns see this request as it was sent: their prompts start with this one's
         self.new_messages.append(dict(user_msg))
         conversation = stable_window(list(self.history), max(2000, self.token_budget * 2))
@@ -380,8 +382,9 @@ class _TurnRun:
                                         declined=self.cells.declined, code=self.cells.codes)
         turn = self.turn
         if verdict.ask is not None:
-            # the model sees its answer and why it is not accepted; later turns see neither
-            conversation.append({"role": "assistant", "content": answer})
+            # the model sees its answer (a made-up one without its numbers) and why it is not
+            # accepted; later turns see neither
+            conversation.append({"role": "assistant", "content": verdict.asked_about})
             conversation.append({"role": "user", "content": verdict.ask})
             self.code_asked = True
             await self.send(NoticeMsg(chat_id=turn.chat_id, turn=turn.turn, level="info",

@@ -80,10 +80,12 @@ UNCHANGED_CONTEXT = ("(The workspace is unchanged since the previous request: sa
 
 
 def user_message(prompt: str, context_text: str, fix_target: Optional[str] = None,
-                 history: Sequence[dict[str, Any]] = ()) -> str:
+                 history: Sequence[dict[str, Any]] = (), *, code_first: bool = False,
+                 codeblocks: bool = False) -> str:
     """The turn's request, after the workspace context.  The chat keeps it as sent, so the
     next turn's prompt starts with this one (a local server reuses what it already read);
-    when the previous turn was sent the very same context, a short note replaces it."""
+    when the previous turn was sent the very same context, a short note replaces it.
+    ``code_first``: the request is for values computed from the data (see :func:`code_first`)."""
     parts = []
     if context_text:
         previous = next((m.get("content") for m in reversed(history)
@@ -96,9 +98,21 @@ def user_message(prompt: str, context_text: str, fix_target: Optional[str] = Non
     if fix_target:
         parts.append(workspace_data("failing-cell", fix_target))
     parts.append(f"User request:\n{prompt}")
+    if fix_target is None and code_first:
+        parts.append(code_first_note(codeblocks))
     if fix_target is None and _EXPLICIT_FORM.search(prompt):
         parts.append(PRINT_IN_FORM)
     return "\n\n".join(parts)
+
+
+def code_first_note(codeblocks: bool) -> str:
+    """After a request for values computed from the data.  Without it, Qwen2.5-Coder-1.5B
+    answered 10 of 15 such DABench questions at once with made-up values (which the loop then
+    sent back to be computed: a wasted request, and a guess it kept to)."""
+    how = ("reply with one ```python block" if codeblocks
+           else "call run_code (or, if you cannot call tools, reply with one ```python block)")
+    return (f"Compute it before you answer: {how} that loads the data, computes the result and "
+            "prints it. You answer after you have seen its output.")
 
 
 _EXPLICIT_FORM = re.compile(r"(?i)\bformat\b|@\w+\[|\bround\w* to\b|\bdecimal places\b")
