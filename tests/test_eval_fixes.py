@@ -62,8 +62,8 @@ def test_fixes_suite_with_one_line_proposals_re_runs_from_the_top(scripted_model
 
 
 def test_a_fix_that_breaks_the_rerun_is_wrong(scripted_model, tmp_path, capsys):
-    # the proposal runs in the live kernel (pd is there from the broken run) but not from the top
-    proposal = ('import pandas\nsales = pd.read_csv("sales.csv")\n'
+    # the proposal runs in the live kernel (sales is there from the broken run) but not from the top
+    proposal = ('import pandas as pd\nprint(len(sales))\n'
                 'sales["revenue"] = sales["Price (USD)"] * sales["qty"]\n'
                 'by_region = sales.groupby("region")["revenue"].sum()\nprint(by_region)')
     scripted_model.set_script(run_code(proposal), text("Fixed."))

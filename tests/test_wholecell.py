@@ -46,6 +46,21 @@ def test_a_missing_import_alone_goes_after_the_cells_imports():
                                      "df = pd.DataFrame({'a': [1, 2]})", "print(np.mean(df['a']))"]
 
 
+def test_an_import_written_over_one_the_cell_still_needs_is_put_back():
+    """Seen with Qwen2.5-Coder-1.5B on the fixes suite: asked to fix `np` not defined, it
+    wrote `import numpy as np` over `import pandas as pd`; the cell ran in the live kernel
+    (pd was there) and the notebook no longer ran from the top."""
+    cell = "import pandas as pd\ndf = pd.DataFrame({'a': [1, 2]})\nprint(np.mean(df['a']))"
+    got = complete_cell(cell, "import numpy as np\ndf = pd.DataFrame({'a': [1, 2]})\nprint(np.mean(df['a']))",
+                        error_line=3)
+    assert got.status == "spliced"
+    assert got.code.splitlines() == ["import pandas as pd", "import numpy as np",
+                                     "df = pd.DataFrame({'a': [1, 2]})", "print(np.mean(df['a']))"]
+    # an import whose names the proposal no longer uses may go
+    assert complete_cell("import os\nimport pandas as pd\nprint(pd.__version__)",
+                         "import pandas as pd\nimport sys\nprint(pd.__version__)").status == "whole"
+
+
 def test_two_equally_close_lines_are_ambiguous_and_the_whole_cell_is_asked_for():
     cell = ("import pandas as pd\ndf = pd.read_csv('s.csv')\n"
             "print(df['Price'].sum())\nprint(df['Price'].min())\nprint(len(df))")

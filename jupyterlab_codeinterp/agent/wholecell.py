@@ -180,7 +180,15 @@ def complete_cell(original: str, proposal: str, error_line: Optional[int] = None
     new = [j for j, line in enumerate(prop) if _significant(line) and _key(line) not in orig_keys]
     n_orig = sum(1 for line in orig if _significant(line))
     n_prop = sum(1 for line in prop if _significant(line))
-    if not missing or n_prop >= n_orig:
+    if not missing:
+        return Completion(proposal, "whole")
+    if n_prop >= n_orig:
+        # a whole cell, unless it wrote another import over one its code still needs
+        # (Qwen2.5-Coder-1.5B, fixing `np` not defined, wrote `import numpy as np` over
+        # `import pandas as pd`): that one is put back
+        dropped = [orig[i].strip() for i in _dropped_imports(orig, prop, missing, err_idx)]
+        if dropped:
+            return Completion(_with_imports(prop, dropped), "spliced", missing=dropped)
         return Completion(proposal, "whole")
     # an edit of several lines is whole if every dropped line other than the failing one
     # has a similar line in the proposal that stands for it
@@ -254,6 +262,41 @@ def _splice(orig: list[str], prop: list[str], missing: list[int], new: list[int]
                 break
         out[at:at] = imports
     return "\n".join(out)
+
+
+def _bound_names(import_line: str) -> set[str]:
+    """The names an import line binds (``import a.b`` binds ``a``)."""
+    try:
+        tree = ast.parse(import_line.strip())
+    except SyntaxError:
+        return set()
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                names.add(alias.asname or alias.name.split(".")[0])
+    return names
+
+
+def _dropped_imports(orig: list[str], prop: list[str], missing: list[int],
+                     err_idx: Optional[int]) -> list[int]:
+    """Original import lines the proposal lacks although its code still uses what they bind."""
+    bound = set().union(*(_bound_names(line) for line in prop if _IMPORT.match(line)))
+    body = "\n".join(line for line in prop if not _IMPORT.match(line))
+    out = []
+    for i in missing:
+        if i == err_idx or not _IMPORT.match(orig[i]):
+            continue
+        names = _bound_names(orig[i]) - bound
+        if names and any(re.search(rf"(?<![\w.]){re.escape(n)}\b", body) for n in names):
+            out.append(i)
+    return out
+
+
+def _with_imports(lines: list[str], imports: list[str]) -> str:
+    """``lines`` with ``imports`` put first, before the cell's own imports."""
+    at = next((k for k, line in enumerate(lines) if line.strip()), 0)
+    return "\n".join(lines[:at] + imports + lines[at:])
 
 
 def _module(import_line: str) -> str:
