@@ -51,8 +51,10 @@ async def test_an_answer_without_a_cell_is_sent_back_and_then_computed(workspace
     nudge = last_user_text(scripted_model.requests[1])
     assert "No code ran" in nudge
     assert ("run_code" in nudge) == (protocol == "tools")
-    # sent back, the made-up answer has no numbers left to keep to
-    assert scripted_model.requests[1]["messages"][-2]["content"] == "The total GDP is …."
+    # the made-up answer is withdrawn: the request is sent again, with the reason after it
+    again = scripted_model.requests[1]["messages"]
+    assert again[:-1] == scripted_model.requests[0]["messages"][:-1]
+    assert nudge.startswith(asked) and "1234.56" not in str(again)
     assert any(isinstance(m, NoticeMsg) and m.text == g.NOTICE_NUDGE for m in sink.messages)
     # later turns see the computed answer only, not the rejected one nor the nudge
     history = str(result.messages)

@@ -271,7 +271,8 @@ def nudge_message(*, codeblocks: bool) -> str:
     how = (f"{_CODE_BLOCK} that loads the data, computes the value and prints it" if codeblocks
            else f"call run_code (or, if you cannot call tools, {_CODE_BLOCK}) with code that loads "
                 "the data, computes the value and prints it")
-    return ("No code ran in this turn, so that answer was not computed from the user's data. "
+    return ("No code ran in this turn, so your answer was not computed from the user's data: it "
+            "was withdrawn. "
             f"Do not state values you have not computed: {how}. Answer only after you see the printed values.")
 
 
@@ -283,12 +284,6 @@ def print_request(numbers: list[str], *, codeblocks: bool) -> str:
             "values compute nothing), then give the answer using the printed values.")
 
 
-def withheld(answer: str) -> str:
-    """A made-up answer as the model sees it again when sent back to compute it: without its
-    numbers (a small model shown its own guess keeps to it: Qwen2.5-Coder-1.5B answered the
-    same invented correlation after the cell it was asked for failed)."""
-    proposed = _redacted(answer)
-    return proposed if re.search(r"[A-Za-z]{3}", proposed) else "(an answer with values no cell computed)"
 
 
 # ------------------------------------------------------------------ the turn's rule
@@ -316,8 +311,11 @@ class Verdict:
     answer: str = ""
     grounding: Grounding = ""
     ask: Optional[str] = None
-    asked_about: str = ""
-    """The model's answer as the conversation keeps it when it is asked again."""
+    asked_about: Optional[str] = None
+    """The model's answer as the conversation keeps it when it is asked again; None: it is
+    withdrawn, and ``ask`` follows the request itself (a small model shown its own guess keeps
+    to it: Qwen2.5-Coder-1.5B answered the same invented correlation after the cell it was
+    asked for failed; shown a placeholder instead, it answered with the placeholder)."""
     notice: str = ""
     """For the user, when the model is asked again."""
 
@@ -350,8 +348,7 @@ class GroundingRule:
                 return Verdict(answer=answer, grounding="")  # "I did not delete anything."
             if self.nudges < MAX_NUDGES and not declined:
                 self.nudges += 1
-                return Verdict(ask=nudge_message(codeblocks=self.codeblocks), notice=NOTICE_NUDGE,
-                               asked_about=withheld(answer))
+                return Verdict(ask=nudge_message(codeblocks=self.codeblocks), notice=NOTICE_NUDGE)
             return Verdict(answer=not_computed_answer(answer), grounding="not_computed")
         return self.settle(answer, outputs=outputs, code=code, may_ask=self.mode != "fix")
 

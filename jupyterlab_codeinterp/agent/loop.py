@@ -382,10 +382,15 @@ class _TurnRun:
                                         declined=self.cells.declined, code=self.cells.codes)
         turn = self.turn
         if verdict.ask is not None:
-            # the model sees its answer (a made-up one without its numbers) and why it is not
-            # accepted; later turns see neither
-            conversation.append({"role": "assistant", "content": verdict.asked_about})
-            conversation.append({"role": "user", "content": verdict.ask})
+            # the model sees why its answer is not accepted, and the answer unless it is withdrawn
+            # (then the request is sent again with the reason after it); later turns see neither
+            last = conversation[-1] if conversation else {}
+            if verdict.asked_about is None and last.get("role") == "user" and isinstance(last.get("content"), str):
+                if not last["content"].endswith(verdict.ask):
+                    conversation[-1] = {**last, "content": f"{last['content']}\n\n{verdict.ask}"}
+            else:
+                conversation.append({"role": "assistant", "content": verdict.asked_about or answer})
+                conversation.append({"role": "user", "content": verdict.ask})
             self.code_asked = True
             await self.send(NoticeMsg(chat_id=turn.chat_id, turn=turn.turn, level="info",
                                       text=verdict.notice))
