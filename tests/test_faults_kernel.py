@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import resource
+import time
 
 import nbformat
 import psutil
@@ -59,6 +60,17 @@ async def _wait_kernel_idle(server, kernel_id: str) -> None:
             pass
         await asyncio.sleep(0.1)
     raise AssertionError("the kernel did not come back")
+
+
+async def _wait_kernel_state(server, kernel_id: str, state: str, timeout: float = 60) -> None:
+    """Until the server reports the kernel in ``state``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        resp = await server.fetch(f"api/kernels/{kernel_id}")
+        if resp.code == 200 and json.loads(resp.body).get("execution_state") == state:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the kernel never reported {state!r}")
 
 
 @pytest.mark.parametrize("how", ["os_exit", "sigkill"])
@@ -117,6 +129,7 @@ async def test_kernel_restarted_by_the_user_during_a_turn(server, scripted_model
         await tab.prompt("rs", nb, "long cell")
         msg = await tab.next_run_cell()
         run = asyncio.ensure_future(tab.run_cell(msg))
+        await _wait_kernel_state(server, kernel_id, "busy")  # the cell is running (slow machines)
         await asyncio.sleep(0.5)
         resp = await server.fetch(f"api/kernels/{kernel_id}/restart", method="POST", body="")
         assert resp.code == 200

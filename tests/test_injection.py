@@ -98,7 +98,9 @@ async def test_workspace_content_reaches_the_model_as_data(server, scripted_mode
             assert "admin mode" not in outside_blocks(content), (msg["role"], content[:500])
     first_user = reqs[0]["messages"][1]["content"]
     assert PAYLOAD in first_user  # the context did include the CSV's head and the cell
-    assert first_user.rstrip().endswith("User request:\nsummarise comments.csv")
+    # the request comes after all workspace data; only our own instructions follow it
+    head, _, tail = first_user.partition("User request:\nsummarise comments.csv")
+    assert PAYLOAD in head and "<workspace" not in tail and PAYLOAD not in tail
     tool_results = [m["content"] for m in reqs[2]["messages"] if m["role"] == "tool"]
     assert len(tool_results) == 2
     assert tool_results[0].startswith('<workspace-data source="cell-output">') and PAYLOAD in tool_results[0]
