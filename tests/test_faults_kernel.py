@@ -45,8 +45,11 @@ def answer_with_output(prefix: str):
 
 def kernel_pid(server, kernel_id: str) -> int:
     for child in psutil.Process(server.proc.pid).children(recursive=True):
-        if any(kernel_id in part for part in child.cmdline()):
-            return child.pid
+        try:
+            if any(kernel_id in part for part in child.cmdline()):
+                return child.pid
+        except psutil.Error:  # exited and not yet reaped
+            continue
     raise AssertionError("kernel process not found")
 
 

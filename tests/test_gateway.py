@@ -42,11 +42,22 @@ def server(tmp_path_factory, scripted_server_session, gateway):
     stop_jupyter_server(srv)
 
 
+def _child_cmdlines(pid: int) -> list[str]:
+    """The command lines of a process's descendants (an exited one not yet reaped has none)."""
+    lines = []
+    for p in psutil.Process(pid).children(recursive=True):
+        try:
+            lines.append(" ".join(p.cmdline()))
+        except psutil.Error:
+            pass
+    return lines
+
+
 async def _remote_kernel_with_sales(server, gateway, notebook: str) -> tuple[str, KernelSocket]:
     kernel_id = await server.start_session(notebook)
     # the kernel is the gateway's child, not the server's
-    assert not any(kernel_id in " ".join(p.cmdline()) for p in psutil.Process(server.proc.pid).children(True))
-    assert any(kernel_id in " ".join(p.cmdline()) for p in psutil.Process(gateway.proc.pid).children(True))
+    assert not any(kernel_id in line for line in _child_cmdlines(server.proc.pid))
+    assert any(kernel_id in line for line in _child_cmdlines(gateway.proc.pid))
     sock = await KernelSocket.open(server, kernel_id)
     reply, _ = await sock.execute(SALES)
     assert reply["status"] == "ok", reply

@@ -37,9 +37,9 @@ test.describe('chat', () => {
     await waitForTurnEnd(page);
 
     // one step card, repaired: attempt 2, ok; one generated cell, with the fix and its output
-    const generated = await expectRepairedTotal(page, chat, FIX);
+    const cell = await expectRepairedTotal(page, chat, FIX);
     const steps = chat.locator('.jp-codeinterp-step');
-    expect(generated.metadata.codeinterp.turn).toBe(1);
+    expect(cell.metadata.codeinterp.turn).toBe(1);
 
     // the traceback reached the model
     const requests = await modelRequests(request);
@@ -52,7 +52,7 @@ test.describe('chat', () => {
       const panel = window.jupyterapp.shell.currentWidget as any;
       return panel.content.activeCell.model.id;
     });
-    expect(active).toBe(generated[0].id);
+    expect(active).toBe(cell.id);
 
     await screenshots(page, testInfo, 'chat-repair');
   });
