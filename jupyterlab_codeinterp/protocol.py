@@ -25,8 +25,9 @@ TurnStatus = Literal["done", "stopped", "failed", "gave_up"]
 Grounding = Literal["", "computed", "not_computed", "unverified"]
 """Whether a turn's answer rests on cells that ran in it: ``computed`` (it does),
 ``not_computed`` (the request needed code and no cell computed the answer's values: the
-answer says so instead of stating results), ``unverified`` (it states numbers no output of the turn shows), ``""``
-(nothing to compute: a question about code, a greeting, a stopped turn)."""
+answer says so instead of stating results), ``unverified`` (it states numbers no output of
+the turn shows), ``""`` (nothing to compute: a question about code, a greeting, a stopped
+turn)."""
 
 
 class _Msg(BaseModel):

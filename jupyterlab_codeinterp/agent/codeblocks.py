@@ -32,7 +32,8 @@ import textwrap
 from dataclasses import dataclass
 
 __all__ = ["CODEBLOCK_INSTRUCTIONS", "CodeBlock", "extract_code", "find_code_blocks",
-           "is_answer_block", "looks_like_python", "unfence_answers", "through_last_block", "PYTHON_LANGS", "SHELL_LANGS"]
+           "is_answer_block", "looks_like_python", "unfence_answers", "through_last_block",
+           "PYTHON_LANGS", "SHELL_LANGS"]
 
 CODEBLOCK_INSTRUCTIONS = """\
 ## How to run code

@@ -284,8 +284,6 @@ def print_request(numbers: list[str], *, codeblocks: bool) -> str:
             "values compute nothing), then give the answer using the printed values.")
 
 
-
-
 # ------------------------------------------------------------------ the turn's rule
 
 def earlier_results(history: Iterable[dict]) -> list[str]:
@@ -311,11 +309,11 @@ class Verdict:
     answer: str = ""
     grounding: Grounding = ""
     ask: Optional[str] = None
-    asked_about: Optional[str] = None
-    """The model's answer as the conversation keeps it when it is asked again; None: it is
-    withdrawn, and ``ask`` follows the request itself (a small model shown its own guess keeps
-    to it: Qwen2.5-Coder-1.5B answered the same invented correlation after the cell it was
-    asked for failed; shown a placeholder instead, it answered with the placeholder)."""
+    withdrawn: bool = False
+    """With ``ask``: the model's answer is not kept in the conversation, and ``ask`` follows
+    the request itself (a small model shown its own guess keeps to it: Qwen2.5-Coder-1.5B
+    answered the same invented correlation after the cell it was asked for failed; shown a
+    placeholder instead, it answered with the placeholder)."""
     notice: str = ""
     """For the user, when the model is asked again."""
 
@@ -348,7 +346,8 @@ class GroundingRule:
                 return Verdict(answer=answer, grounding="")  # "I did not delete anything."
             if self.nudges < MAX_NUDGES and not declined:
                 self.nudges += 1
-                return Verdict(ask=nudge_message(codeblocks=self.codeblocks), notice=NOTICE_NUDGE)
+                return Verdict(ask=nudge_message(codeblocks=self.codeblocks), notice=NOTICE_NUDGE,
+                               withdrawn=True)
             return Verdict(answer=not_computed_answer(answer), grounding="not_computed")
         return self.settle(answer, outputs=outputs, code=code, may_ask=self.mode != "fix")
 
@@ -361,8 +360,7 @@ class GroundingRule:
             return Verdict(answer=answer, grounding="computed")
         if may_ask and not self.asked_print:
             self.asked_print = True
-            return Verdict(ask=print_request(missing, codeblocks=self.codeblocks), notice=NOTICE_PRINT,
-                           asked_about=answer)
+            return Verdict(ask=print_request(missing, codeblocks=self.codeblocks), notice=NOTICE_PRINT)
         if may_ask and self.wants_data and len(missing) == len({n.text for n in stated_numbers(answer)}):
             return Verdict(answer=not_computed_answer(answer, NO_OUTPUT_HOLDS), grounding="not_computed")
         return Verdict(answer=answer, grounding="unverified")

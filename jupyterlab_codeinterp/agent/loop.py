@@ -30,7 +30,7 @@ from . import prompts
 from .cells import CellRunner, Finished, Rejected, image_message
 from .codeblocks import (CODEBLOCK_INSTRUCTIONS, compact_system_prompt, extract_code, through_last_block,
                          unfence_answers)
-from .grounding import Grounding, GroundingRule, asks_for_data, printed_results
+from .grounding import Grounding, GroundingRule, printed_results
 from .repair import GaveUp, Repairs
 from .streamtext import BROKEN_CALL_NOTE, CallTextGuard, names_a_tool
 from .textual_calls import parse_textual_tool_calls
@@ -146,17 +146,17 @@ class _TurnRun:
         context_text, fix_target = await self._gather()
         if turn.mode == "fix" and turn.cell_id and self.repairs.failed is None:
             return self._end("failed", "The cell to fix was not found in the notebook.")
-        needs_code = turn.mode != "fix" and asks_for_data(turn.prompt, context_text)
+        conversation = stable_window(list(self.history), max(2000, self.token_budget * 2))
+        self.conversation, self.turn_start = conversation, len(conversation)
+        # the rule's sources are the request, the context and earlier turns' results
+        self.grounding = GroundingRule(prompt=turn.prompt, context_text=f"{context_text}\n{fix_target or ''}",
+                                       mode=turn.mode, codeblocks=self.codeblocks, history=conversation)
         content = prompts.user_message(turn.prompt, context_text, fix_target, self.history,
-                                       code_first=needs_code, codeblocks=self.codeblocks)
+                                       code_first=self.grounding.wants_data, codeblocks=self.codeblocks)
         user_msg = {"role": "user", "content": content, "turn_start": True}
         # later turns see this request as it was sent: their prompts start with this one's
         self.new_messages.append(dict(user_msg))
-        conversation = stable_window(list(self.history), max(2000, self.token_budget * 2))
-        self.conversation, self.turn_start = conversation, len(conversation)
         conversation.append(user_msg)
-        self.grounding = GroundingRule(prompt=turn.prompt, context_text=f"{context_text}\n{fix_target or ''}",
-                                       mode=turn.mode, codeblocks=self.codeblocks, history=conversation)
         self.verdict: Grounding = ""
 
         answer = ""
@@ -385,11 +385,11 @@ class _TurnRun:
             # the model sees why its answer is not accepted, and the answer unless it is withdrawn
             # (then the request is sent again with the reason after it); later turns see neither
             last = conversation[-1] if conversation else {}
-            if verdict.asked_about is None and last.get("role") == "user" and isinstance(last.get("content"), str):
+            if verdict.withdrawn and last.get("role") == "user" and isinstance(last.get("content"), str):
                 if not last["content"].endswith(verdict.ask):
                     conversation[-1] = {**last, "content": f"{last['content']}\n\n{verdict.ask}"}
             else:
-                conversation.append({"role": "assistant", "content": verdict.asked_about or answer})
+                conversation.append({"role": "assistant", "content": answer})
                 conversation.append({"role": "user", "content": verdict.ask})
             self.code_asked = True
             await self.send(NoticeMsg(chat_id=turn.chat_id, turn=turn.turn, level="info",

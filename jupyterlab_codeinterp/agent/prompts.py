@@ -85,7 +85,7 @@ def user_message(prompt: str, context_text: str, fix_target: Optional[str] = Non
     """The turn's request, after the workspace context.  The chat keeps it as sent, so the
     next turn's prompt starts with this one (a local server reuses what it already read);
     when the previous turn was sent the very same context, a short note replaces it.
-    ``code_first``: the request is for values computed from the data (see :func:`code_first`)."""
+    ``code_first``: the request is for values computed from the data (see :func:`code_first_note`)."""
     parts = []
     if context_text:
         previous = next((m.get("content") for m in reversed(history)
