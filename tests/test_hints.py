@@ -75,6 +75,21 @@ async def test_key_error_on_a_frame_never_assigned_reads_the_csv_header(kernel):
     assert "countries.csv has columns" in hint and "'GDP (USD)'" in hint
 
 
+async def test_numbers_meeting_text_list_the_text_columns_the_line_uses_first(kernel):
+    # Qwen2.5-Coder-1.5B took the mean of every column, a text one too, and sent the same cell back
+    tmp_path, executor = kernel
+    (tmp_path / "people.csv").write_text("age,sex,region,charges\n19,female,southwest,16884.9\n"
+                                         "18,male,southeast,1725.5\n28,male,northwest,4449.4\n")
+    hint = await hint_for(tmp_path, executor,
+                          'import pandas as pd\ndata = pd.read_csv("people.csv")\n'
+                          'print(data["age"].mean())\nprint(data["region"].mean())')
+    assert hint.startswith("Hint: data has text columns")
+    assert hint.index("'region' (e.g. 'southwest', 'southeast', 'northwest')") < hint.index("'sex'")
+    assert "'age'" not in hint and "'charges'" not in hint
+    hint = await hint_for(tmp_path, executor, 'data["sex"] + 1')
+    assert "'sex' (e.g. 'female', 'male')" in hint
+
+
 async def test_file_not_found_lists_the_files_near_the_notebook_closest_first(kernel):
     tmp_path, executor = kernel
     hint = await hint_for(tmp_path, executor, 'import pandas as pd\npd.read_csv("sales_2024.csv")')

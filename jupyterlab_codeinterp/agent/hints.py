@@ -8,7 +8,9 @@ them and add them, bounded to :data:`MAX_HINT_BYTES`:
 * ``FileNotFoundError``: the files near the notebook, closest name first;
 * ``NameError`` / ``AttributeError``: close variable names / attributes of the object;
 * ``ModuleNotFoundError``: which installed packages do the job instead, checked with
-  ``importlib.util.find_spec`` in the kernel, and the rule not to install without the user.
+  ``importlib.util.find_spec`` in the kernel, and the rule not to install without the user;
+* a ``TypeError``/``ValueError`` of numbers meeting text (``Cannot perform reduction 'mean'
+  with string dtype``): the DataFrame's text columns, with a few of their values.
 
 Facts from the kernel are read the way the variable probe reads them: one silent
 ``execute_request`` whose ``user_expressions`` entry runs :data:`_KERNEL_SIDE` in a
@@ -88,6 +90,25 @@ def __ci_facts(ns, args):
             elif pd is not None and isinstance(v, pd.Series) and name in wanted:
                 frames.append({"name": name, "index": [str(i) for i in list(v.index[:100])]})
             if len(frames) >= 4:
+                break
+        out["frames"] = frames
+    elif kind == "text_columns":
+        frames = []
+        for name in [n for n in args.get("names", []) if n in ns]:
+            v = ns.get(name)
+            if pd is None or not isinstance(v, pd.DataFrame):
+                continue
+            text = []
+            for c in list(v.columns[:300]):
+                col = v[c]
+                if isinstance(col, pd.DataFrame) or pd.api.types.is_numeric_dtype(col) \
+                        or pd.api.types.is_datetime64_any_dtype(col):
+                    continue
+                text.append([str(c), [str(x)[:24] for x in col.dropna().unique()[:3]]])
+                if len(text) >= 12:
+                    break
+            frames.append({"name": name, "text": text})
+            if len(frames) >= 2:
                 break
         out["frames"] = frames
     elif kind == "names":
@@ -300,6 +321,31 @@ def columns_hint(missing: list[str], frames: list[dict[str, Any]]) -> str:
     return "Hint: " + "; ".join(parts) + ". Use the exact column name."
 
 
+#: a numeric operation that met text
+TEXT_VALUES = re.compile(
+    r"string dtype|dtype[ =]*'?(?:object|str)\b|could not convert string|convert \S+ to (?:numeric|float)|"
+    r"unsupported operand type.*'str'|can only concatenate str|between instances of 'str'|"
+    r"agg function failed", re.I)
+
+
+def text_columns_hint(frames: list[dict[str, Any]], line: Optional[str]) -> str:
+    """The text columns of the DataFrames a failing numeric operation used, those the failing
+    line names first."""
+    parts = []
+    for f in frames:
+        cols = sorted(f.get("text") or [], key=lambda cv: f"'{cv[0]}'" not in (line or "")
+                      and f'"{cv[0]}"' not in (line or ""))
+        if cols:
+            shown = ", ".join(f"{c!r} (e.g. {', '.join(repr(v) for v in vals)})" if vals else repr(c)
+                              for c, vals in cols)
+            parts.append(f"{f['name']} has text columns, not numbers: {shown}")
+    if not parts:
+        return ""
+    return ("Hint: " + "; ".join(parts) + ". A numeric operation (mean, sum, correlation, a model) needs "
+            "numbers: leave such a column out, or convert it (map its values to numbers, or "
+            "pd.to_numeric) as the request says.")
+
+
 _READ_CSV = re.compile(r"read_csv\(\s*[rf]?['\"]([^'\"]+)['\"]")
 
 
@@ -469,6 +515,10 @@ async def _hint(run: FailedRun, client: Any, workspace: str, timeout: float) -> 
                                        timeout=timeout)
             hint = " ".join(h for h in (hint, where_hint(called, module, where.get("where") or [])) if h)
         return hint
+    if ename in ("TypeError", "ValueError") and TEXT_VALUES.search(evalue):
+        facts = await kernel_facts(client, {"kind": "text_columns", "names": referenced_names(run.code, line)},
+                                   timeout=timeout)
+        return text_columns_hint(facts.get("frames") or [], line)
     if ename in ("ModuleNotFoundError", "ImportError") and "No module named" in evalue:
         q = quoted(evalue)
         if not q:
