@@ -8,6 +8,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from jupyterlab_codeinterp.agent.repair import MAX_IDENTICAL
 from jupyterlab_codeinterp.executors.headless import HeadlessExecutor
 from scripted_model import run_code, text
 from test_agent_headless import CollectingSink, run_agent_turn
@@ -126,16 +127,20 @@ async def test_a_repair_identical_to_the_failed_code_is_not_run_and_the_model_is
     assert "identical to the code that failed" in told and "different approach" in told
     assert "'GDP (USD)'" in told
     assert [s.attempt for s in sink.steps("running")] == [1, 2]
+    # the re-ask is sampled warmer (at the configured temperature a small model sends the
+    # same cell again); the requests around it are not
+    temps = [r.get("temperature") for r in scripted_model.requests]
+    assert temps[2] > temps[1] == temps[3] == scripted_config.temperature
 
 
 async def test_an_identical_repair_after_the_extra_attempt_ends_with_an_account(
         workspace, scripted_model, scripted_config):
     tmp_path, executor = workspace
     bad = 'import pandas as pd\ndf = pd.read_csv("countries.csv")\nprint(df["GDP"].sum())'
-    scripted_model.set_script(run_code(bad), run_code(bad), run_code(bad), text("unused"))
+    scripted_model.set_script(*[run_code(bad)] * (2 + MAX_IDENTICAL), text("unused"))
     result, _ = await run_agent_turn(scripted_config, executor, tmp_path, "r4", "x")
     assert result.status == "gave_up" and "identical" in result.answer
-    assert len(scripted_model.requests) == 3
+    assert len(scripted_model.requests) == 2 + MAX_IDENTICAL
 
 
 async def test_a_fix_sent_back_restyled_is_reviewed_as_the_one_change(workspace, scripted_model, scripted_config):

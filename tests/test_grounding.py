@@ -39,8 +39,9 @@ async def test_an_answer_without_a_cell_is_sent_back_and_then_computed(workspace
                                                                       scripted_config, protocol):
     tmp_path, executor = workspace
     scripted_config.protocol = protocol
-    compute = run_code(TOTAL) if protocol == "tools" else text(f"```python\n{TOTAL}\n```")
-    scripted_model.set_script(text("The total GDP is 1234.56."), compute, text("The total GDP is 790.0."))
+    # asked for a whole program, the model replies with a code block whatever the protocol
+    scripted_model.set_script(text("The total GDP is 1234.56."), text(f"```python\n{TOTAL}\n```"),
+                              text("The total GDP is 790.0."))
     result, sink = await run_agent_turn(scripted_config, executor, tmp_path, "g1",
                                         "What is the total gdp in gdp.csv?")
     assert result.status == "done"
@@ -48,14 +49,19 @@ async def test_an_answer_without_a_cell_is_sent_back_and_then_computed(workspace
     assert (result.grounding, result.cells_run) == ("computed", 1)
     asked = scripted_model.requests[0]["messages"][-1]["content"]
     assert asked.endswith(prompts.code_first_note(codeblocks=protocol == "codeblocks"))
-    nudge = last_user_text(scripted_model.requests[1])
-    assert "No code ran" in nudge
-    assert ("run_code" in nudge) == (protocol == "tools")
-    # the made-up answer is withdrawn: the request is sent again, with the reason after it
-    again = scripted_model.requests[1]["messages"]
-    assert again[:-1] == scripted_model.requests[0]["messages"][:-1]
-    assert nudge.startswith(asked) and "1234.56" not in str(again)
+    # the made-up answer is withdrawn: the request is asked again as one whole program,
+    # with the workspace context, without tools, at the configured temperature
+    again = scripted_model.requests[1]
+    assert again["messages"][0]["content"] == prompts.PROGRAM_SYSTEM
+    program = last_user_text(again)
+    assert "one complete Python program" in program and "What is the total gdp in gdp.csv?" in program
+    assert "gdp.csv" in program.split("User request:")[0]  # the context's file listing
+    assert "tools" not in again and again.get("temperature") == scripted_config.temperature
+    assert "1234.56" not in str(again["messages"])
     assert any(isinstance(m, NoticeMsg) and m.text == g.NOTICE_NUDGE for m in sink.messages)
+    # the program ran as the turn's cell; the answer was asked in the turn's own conversation
+    final = scripted_model.requests[2]["messages"]
+    assert final[0]["content"] != prompts.PROGRAM_SYSTEM and "790.0" in last_user_text(scripted_model.requests[2])
     # later turns see the computed answer only, not the rejected one nor the nudge
     history = str(result.messages)
     assert "1234.56" not in history and "No code ran" not in history
@@ -71,6 +77,10 @@ async def test_a_model_that_will_not_compute_gets_no_number_through(workspace, s
     result, _ = await run_agent_turn(scripted_config, executor, tmp_path, "g2",
                                      "What is the mean gdp in gdp.csv? Answer as @mean_volume[value].")
     assert len(scripted_model.requests) == 1 + g.MAX_NUDGES
+    # asked again for a program, then again at a higher temperature (the same request at the
+    # same temperature gets the same reply from a small local model)
+    temps = [r.get("temperature") for r in scripted_model.requests]
+    assert temps[:2] == [scripted_config.temperature] * 2 and temps[2] > temps[1]
     assert result.status == "done"
     assert (result.grounding, result.cells_run) == ("not_computed", 0)
     assert "not compute" in result.answer

@@ -4,8 +4,8 @@ Small models often answer a question about the data straight away, with a plausi
 number nobody computed. The loop does not pass such an answer on:
 
 - the request asks for something computed from the user's data (judged from the prompt
-  and whether the workspace holds data) and no cell ran: the model is told to compute it
-  by running code, at most :data:`MAX_NUDGES` times; then the user gets a plain statement
+  and whether the workspace holds data) and no cell ran: the answer is withdrawn and the
+  request asked again as one whole program, at most :data:`MAX_NUDGES` times; then the user gets a plain statement
   that it was not computed, with the model's numbers withheld (``not_computed``);
 - the answer states numbers that neither an output of this turn nor the context holds (nor
   the code of the turn's cells: a year or threshold the model chose is not an invented result):
@@ -261,21 +261,6 @@ def not_computed_answer(model_answer: str, why: str = NO_CELL_RAN) -> str:
     return "\n".join(lines)
 
 
-# Some servers take ``tools`` and never show them to the model (llama-cpp-python's default
-# chat formats drop them): a model that cannot see run_code can still write a code block,
-# which the loop runs whatever the protocol, so the tools wording offers both.
-_CODE_BLOCK = "reply with only a ```python code block"
-
-
-def nudge_message(*, codeblocks: bool) -> str:
-    how = (f"{_CODE_BLOCK} that loads the data, computes the value and prints it" if codeblocks
-           else f"call run_code (or, if you cannot call tools, {_CODE_BLOCK}) with code that loads "
-                "the data, computes the value and prints it")
-    return ("No code ran in this turn, so your answer was not computed from the user's data: it "
-            "was withdrawn. "
-            f"Do not state values you have not computed: {how}. Answer only after you see the printed values.")
-
-
 def print_request(numbers: list[str], *, codeblocks: bool) -> str:
     how = "a ```python code block" if codeblocks else "run_code, or a ```python code block"
     shown = ", ".join(numbers[:8])
@@ -303,19 +288,25 @@ def earlier_results(history: Iterable[dict]) -> list[str]:
 
 @dataclass
 class Verdict:
-    """What to do with a final answer: ``ask`` the model again with ``message``, or end the
-    turn with ``answer`` and ``grounding``."""
+    """What to do with a final answer: ask the model again (``ask``: a message after its
+    answer; ``ask_program``: the request again, as one whole program), or end the turn with
+    ``answer`` and ``grounding``."""
 
     answer: str = ""
     grounding: Grounding = ""
     ask: Optional[str] = None
-    withdrawn: bool = False
-    """With ``ask``: the model's answer is not kept in the conversation, and ``ask`` follows
-    the request itself (a small model shown its own guess keeps to it: Qwen2.5-Coder-1.5B
-    answered the same invented correlation after the cell it was asked for failed; shown a
-    placeholder instead, it answered with the placeholder)."""
+    ask_program: bool = False
+    """The answer is withdrawn (not kept in the conversation) and the request is asked again
+    as one whole program (``prompts.program_request``). A small model shown its own guess
+    keeps to it: Qwen2.5-Coder-1.5B answered the same invented correlation after the cell it
+    was asked for failed; shown a placeholder instead, it answered with the placeholder; sent
+    the same request again, it gave the same answer."""
     notice: str = ""
     """For the user, when the model is asked again."""
+
+    @property
+    def asks(self) -> bool:
+        return self.ask is not None or self.ask_program
 
 
 NOTICE_NUDGE = "No code ran for this answer: asking the model to compute it."
@@ -346,8 +337,7 @@ class GroundingRule:
                 return Verdict(answer=answer, grounding="")  # "I did not delete anything."
             if self.nudges < MAX_NUDGES and not declined:
                 self.nudges += 1
-                return Verdict(ask=nudge_message(codeblocks=self.codeblocks), notice=NOTICE_NUDGE,
-                               withdrawn=True)
+                return Verdict(ask_program=True, notice=NOTICE_NUDGE)
             return Verdict(answer=not_computed_answer(answer), grounding="not_computed")
         return self.settle(answer, outputs=outputs, code=code, may_ask=self.mode != "fix")
 

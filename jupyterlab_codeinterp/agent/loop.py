@@ -48,6 +48,10 @@ from .turn import (  # noqa: F401  (Turn, TurnResult, price_of... are imported f
 
 log = logging.getLogger(__name__)
 
+#: a request after which the model must not send the same reply (a repair identical to the
+#: failed code, a second request for a program) is sampled at least this warm
+EXPLORE_TEMPERATURE = 0.7
+
 
 class Agent:
     """Runs turns for one chat on one notebook."""
@@ -102,6 +106,10 @@ class _TurnRun:
         self.turn_start = 0
         self.code_asked = False
         """The loop's last message asked the model for a cell (grounding)."""
+        self.program_asks = 0
+        """Times the request was asked as one whole program (see :meth:`_program_messages`)."""
+        self.program_next = False
+        self.context_text = ""
         self.cells = CellRunner(agent=agent, turn=turn, config=self.cfg, auto_run=auto_run,
                                 repairs=self.repairs, send=self.send)
 
@@ -144,6 +152,7 @@ class _TurnRun:
     async def run(self) -> TurnResult:
         turn = self.turn
         context_text, fix_target = await self._gather()
+        self.context_text = context_text
         if turn.mode == "fix" and turn.cell_id and self.repairs.failed is None:
             return self._end("failed", "The cell to fix was not found in the notebook.")
         conversation = stable_window(list(self.history), max(2000, self.token_budget * 2))
@@ -263,20 +272,26 @@ class _TurnRun:
             await self.send(NoticeMsg(chat_id=turn.chat_id, turn=turn.turn, level="warning",
                                       text=notice.message))
 
+        program, self.program_next = self.program_next, False
+        explore = self.repairs.take_explore() or (program and self.program_asks > 1)
+        extra: dict[str, Any] = {"temperature": self._explore_temperature()} if explore else {}
         while True:
-            if self.cfg.prompt_style == "compact" and turn.mode == "chat":  # small local models
-                system = compact_system_prompt(codeblocks=self.codeblocks)
+            if program:
+                messages = self._program_messages(conversation)
+            elif self.cfg.prompt_style == "compact" and turn.mode == "chat":  # small local models
+                messages = [{"role": "system", "content": compact_system_prompt(codeblocks=self.codeblocks)}]
+                messages += for_model(conversation)
             else:
                 system = prompts.system_prompt(
                     mode=turn.mode, codeblocks=self.codeblocks, codeblock_instructions=CODEBLOCK_INSTRUCTIONS
                 )
-            messages = [{"role": "system", "content": system}] + for_model(conversation)
+                messages = [{"role": "system", "content": system}] + for_model(conversation)
             turn_timing.mark("model_call")
             try:
                 with turn_timing.waiting("model"):
                     reply = await self.agent.model.stream(
-                        messages, tools=None if self.codeblocks else TOOL_SPECS, on_text=on_text,
-                        on_retry=on_retry, on_tool_delta=on_tool_delta,
+                        messages, tools=None if (self.codeblocks or program) else TOOL_SPECS, on_text=on_text,
+                        on_retry=on_retry, on_tool_delta=on_tool_delta, **extra,
                     )
             except ProviderError as exc:
                 if exc.kind == "tools_unsupported" and self.codeblocks:
@@ -290,6 +305,19 @@ class _TurnRun:
                 return None
             self.usage.add(reply.usage)
             return reply
+
+    def _explore_temperature(self) -> float:
+        """The temperature of a request that must not get the same reply again."""
+        return max(EXPLORE_TEMPERATURE, self.cfg.temperature or 0.0)
+
+    def _program_messages(self, conversation: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The request asked as one whole program (after an answer no code computed): a short
+        system prompt, the earlier turns, and the turn's request framed as a program request.
+        The program that comes back runs as the turn's cell and the turn goes on as usual."""
+        earlier = for_model(conversation[:self.turn_start])
+        request = prompts.program_request(self.turn.prompt, self.context_text)
+        return [{"role": "system", "content": prompts.PROGRAM_SYSTEM}, *earlier,
+                {"role": "user", "content": request}]
 
     async def _handle_reply(self, reply: ModelReply, conversation: list[dict[str, Any]]) -> tuple[bool, str]:
         """Act on one model reply; returns (turn finished, answer)."""
@@ -381,16 +409,15 @@ class _TurnRun:
         verdict = self.grounding.review(answer, outputs=self.cells.outputs, cells_run=self.cells.cells_run,
                                         declined=self.cells.declined, code=self.cells.codes)
         turn = self.turn
-        if verdict.ask is not None:
+        if verdict.asks:
             # the model sees why its answer is not accepted, and the answer unless it is withdrawn
-            # (then the request is sent again with the reason after it); later turns see neither
-            last = conversation[-1] if conversation else {}
-            if verdict.withdrawn and last.get("role") == "user" and isinstance(last.get("content"), str):
-                if not last["content"].endswith(verdict.ask):
-                    conversation[-1] = {**last, "content": f"{last['content']}\n\n{verdict.ask}"}
+            # (then the request is asked again as a program); later turns see neither
+            if verdict.ask_program:  # the conversation stays as it was
+                self.program_next = True
+                self.program_asks += 1
             else:
                 conversation.append({"role": "assistant", "content": answer})
-                conversation.append({"role": "user", "content": verdict.ask})
+                conversation.append({"role": "user", "content": verdict.ask or ""})
             self.code_asked = True
             await self.send(NoticeMsg(chat_id=turn.chat_id, turn=turn.turn, level="info",
                                       text=verdict.notice))

@@ -7,7 +7,8 @@ limit is reached, or a repair brings back the identical error. Giving up raises
 
 Before that account, a repair that brings back the same error, or that repeats the failed
 code (not run then), gets one more attempt: the model is told so, with the failure's hint
-(:mod:`.hints`) and the instruction to take a different approach. A repair must be the
+(:mod:`.hints`) and the instruction to take a different approach, and is asked at a higher
+temperature (:attr:`Repairs.explore`): at a low one a small model sends the same cell again. A repair must be the
 whole cell (:mod:`.wholecell`): a partial one is spliced into the cell, or the whole cell is
 asked for once; lines it only restyled keep the cell's text.
 """
@@ -49,6 +50,8 @@ class FailedCell:
     """The extra attempt after a repeated error or a repeated repair was given."""
     asked_whole: bool = False
     """The model was already asked once to send the whole cell."""
+    identical: int = 0
+    """Repairs refused as identical to the failed code."""
 
     @property
     def repairs_used(self) -> int:
@@ -62,6 +65,8 @@ DIFFERENT_APPROACH = (
 REPEATED_NOTE = "\n\n(Note: the same error came back: your repair did not fix it." + DIFFERENT_APPROACH + ")"
 IDENTICAL_REPAIR = ("Not run: your repair is identical to the code that failed, so the same error "
                     "would come back.")
+#: refused identical repairs before giving up (each re-ask is sampled at a higher temperature)
+MAX_IDENTICAL = 2
 
 
 def _normalized(code: str) -> str:
@@ -80,6 +85,9 @@ class Repairs:
     def __init__(self, max_repairs: int) -> None:
         self.max_repairs = max_repairs
         self.failed: Optional[FailedCell] = None
+        self.explore = False
+        """The next request should be sampled at a higher temperature: the model was told its
+        repair repeated the failed code or brought back the same error."""
 
     def start_fix(self, cell: dict[str, Any]) -> tuple[str, str]:
         """Fix mode: the user's failing cell is the one to repair. Returns (its source, the
@@ -105,9 +113,11 @@ class Repairs:
         last = failed.attempts[-1].code
         code = keep_original_lines(last, code)
         if _normalized(code) == _normalized(last):
-            if failed.last_chance:
+            failed.identical += 1
+            if failed.identical > MAX_IDENTICAL:
                 raise GaveUp(self.account(failed, "the repair was identical to the code that failed"))
             failed.last_chance = True
+            self.explore = True
             return code, IDENTICAL_REPAIR + self._hint_block(failed) + DIFFERENT_APPROACH
         done = complete_cell(last, code, failed.error_line)
         if done.status == "spliced" and (not failed.last_chance or len(code.strip().splitlines()) == 1):
@@ -116,6 +126,11 @@ class Repairs:
             failed.asked_whole = True
             return code, ask_whole_cell(done, len(last.strip().splitlines()))
         return code, None
+
+    def take_explore(self) -> bool:
+        """Whether the next request explores (see :attr:`explore`); resets it."""
+        explore, self.explore = self.explore, False
+        return explore
 
     @staticmethod
     def _hint_block(failed: FailedCell) -> str:
@@ -154,6 +169,7 @@ class Repairs:
             raise GaveUp(self.account(failed, "the repair limit was reached"))
         if repeated:
             failed.last_chance = True
+            self.explore = True
             return REPEATED_NOTE
         return ""
 

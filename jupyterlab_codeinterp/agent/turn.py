@@ -27,7 +27,7 @@ class ModelLike(Protocol):
     model: str
 
     async def stream(self, messages: list[dict], *, tools: Optional[list[dict]], on_text: Any = None,
-                     on_retry: Any = None) -> ModelReply: ...
+                     on_retry: Any = None, temperature: Optional[float] = None) -> ModelReply: ...
 
 
 @dataclass

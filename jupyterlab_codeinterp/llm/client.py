@@ -197,8 +197,10 @@ class ModelClient(ErrorMapping):
         return is_reasoning_model(self.model) or "reasoning" in self.quirks
 
     # ---- the call ------------------------------------------------------------
-    def build_params(self, messages: list[dict], tools: Optional[list[dict]]) -> dict[str, Any]:
-        """The request body (minus ``stream``) we would send: tools fields only when used."""
+    def build_params(self, messages: list[dict], tools: Optional[list[dict]],
+                     temperature: Optional[float] = None) -> dict[str, Any]:
+        """The request body (minus ``stream``) we would send: tools fields only when used;
+        ``temperature`` overrides the configured one (when one is sent at all)."""
         q = self.quirks
         params: dict[str, Any] = {"model": self.deployment or self.model,
                                   "messages": wire_messages(messages, codeblocks=not tools),
@@ -214,7 +216,7 @@ class ModelClient(ErrorMapping):
             else:
                 params["max_tokens"] = self.max_tokens
         if self.temperature is not None and not reasoning and "no_temperature" not in q:
-            params["temperature"] = self.temperature
+            params["temperature"] = self.temperature if temperature is None else temperature
         return params
 
     async def stream(
@@ -225,6 +227,7 @@ class ModelClient(ErrorMapping):
         on_text: Optional[TextCallback] = None,
         on_retry: Optional[Callable[[RetryNotice], Union[Awaitable[None], None]]] = None,
         on_tool_delta: Optional[Callable[[str, str], Union[Awaitable[None], None]]] = None,
+        temperature: Optional[float] = None,
     ) -> ModelReply:
         """One model answer, streamed: text goes to ``on_text`` as it arrives.
 
@@ -236,7 +239,7 @@ class ModelClient(ErrorMapping):
         retries = 0
         adaptations = 0
         while True:
-            params = self.build_params(messages, tools)
+            params = self.build_params(messages, tools, temperature)
             try:
                 return await self._stream_once(params, messages, tools, on_text, on_tool_delta)
             except _Adapt as a:
