@@ -62,6 +62,17 @@ async def test_key_error_lists_the_real_columns_closest_first(kernel):
     assert cols.index("'GDP (USD)'") < cols.index("'Country'")
 
 
+async def test_row_labels_used_as_column_names_are_explained(kernel):
+    # Qwen2.5-Coder-1.5B removed outliers with data[~outliers.index] (bitwise not of row labels)
+    tmp_path, executor = kernel
+    (tmp_path / "deaths.csv").write_text("Country,deaths\n" + "".join(f"C{i},{i * i}\n" for i in range(30)))
+    for rows in ("[0, 5, 29]", "[3]"):
+        hint = await hint_for(tmp_path, executor,
+                              'import pandas as pd\ndata = pd.read_csv("deaths.csv")\n'
+                              f'out = data.iloc[{rows}]\nprint(data[~out.index])')
+        assert "row labels" in hint and "int64" not in hint and "df.drop(index=labels)" in hint
+
+
 async def test_key_error_from_dropna_subset(kernel):
     tmp_path, executor = kernel
     hint = await hint_for(tmp_path, executor,

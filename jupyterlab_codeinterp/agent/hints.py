@@ -321,6 +321,14 @@ def columns_hint(missing: list[str], frames: list[dict[str, Any]]) -> str:
     return "Hint: " + "; ".join(parts) + ". Use the exact column name."
 
 
+#: ``df[labels]`` with row labels or numbers (``df[~other.index]``): looked up as columns
+LABELS_AS_COLUMNS = re.compile(
+    r"None of \[(?:RangeIndex\(|Index\(\[[-\d\s,.]*\].*dtype='(?:int|float|uint|bool))", re.S)
+ROWS_HINT = ("Hint: df[...] with a list, an Index or an array of numbers looks them up as COLUMN "
+             "names; these are row labels or positions, not columns. Select rows with a boolean "
+             "condition (df[df['col'] > x], df[~mask]), df.loc[labels], df.drop(index=labels) or "
+             "df.iloc[positions].")
+
 #: a numeric operation that met text
 TEXT_VALUES = re.compile(
     r"string dtype|dtype[ =]*'?(?:object|str)\b|could not convert string|convert \S+ to (?:numeric|float)|"
@@ -482,6 +490,8 @@ async def repair_hint(run: FailedRun, *, client: Any, workspace: str, timeout: f
 async def _hint(run: FailedRun, client: Any, workspace: str, timeout: float) -> str:
     ename, evalue = run.ename, strip_ansi(run.evalue or "")
     line = failing_line(run.traceback)
+    if ename == "KeyError" and LABELS_AS_COLUMNS.search(evalue):
+        return ROWS_HINT
     if ename == "KeyError":
         missing = quoted(evalue) or [evalue.strip()]
         facts = await kernel_facts(client, {"kind": "columns", "names": referenced_names(run.code, line)},
