@@ -11,6 +11,7 @@ import re
 import pytest
 
 from jupyterlab_codeinterp.agent import grounding as g, prompts
+from jupyterlab_codeinterp.agent.loop import NOTICE_FORM
 from jupyterlab_codeinterp.executors.headless import HeadlessExecutor
 from jupyterlab_codeinterp.protocol import NoticeMsg
 from scripted_model import run_code, text
@@ -203,6 +204,28 @@ async def test_results_asked_for_and_not_printed_are_named(workspace, scripted_m
     assert "Not printed yet" not in after_second
     assert (result.cells_run, result.grounding) == (2, "computed")
     assert result.answer == "@total[790.00] @rows[7]"
+
+
+async def test_an_answer_without_the_named_results_is_asked_once_in_the_requested_form(
+        workspace, scripted_model, scripted_config):
+    """Seen with Qwen2.5-Coder-1.5B: asked for @percentage_cases_min[...], its cell printed
+    @36.45[38.79] and it answered so; the values were right, the form was not."""
+    tmp_path, executor = workspace
+    code = "import pandas as pd\ngdp = pd.read_csv('gdp.csv')['gdp']\nprint(f'@{gdp.sum():.2f}[{gdp.count()}]')"
+    scripted_model.set_script(run_code(code), text("@790.00[7]"), text("@total[790.00] @rows[7]"),
+                              text("unused"))
+    prompt = "Total gdp and number of values in gdp.csv.\n\nGive the final answer in this format: @total[value] @rows[count]"
+    result, sink = await run_agent_turn(scripted_config, executor, tmp_path, "g13", prompt)
+    asked = last_user_text(scripted_model.requests[2])
+    assert asked.startswith("Your answer does not state @total, @rows in the form")
+    assert "@total[value] @rows[count]" in asked
+    assert (result.cells_run, result.grounding, result.answer) == (1, "computed", "@total[790.00] @rows[7]")
+    assert any(isinstance(m, NoticeMsg) and m.text == NOTICE_FORM for m in sink.messages)
+    # asked once: an answer still without them is passed on as it is
+    scripted_model.set_script(run_code(code), text("@790.00[7]"), text("790.00 and 7"), text("unused"))
+    result, _ = await run_agent_turn(scripted_config, executor, tmp_path, "g14", prompt)
+    assert (result.status, result.answer) == ("done", "790.00 and 7")
+    assert len(scripted_model.requests) == 3 + 3
 
 
 @pytest.mark.parametrize("protocol", ["tools", "codeblocks"])

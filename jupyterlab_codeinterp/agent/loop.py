@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 #: a request after which the model must not send the same reply (a repair identical to the
 #: failed code, a second request for a program) is sampled at least this warm
 EXPLORE_TEMPERATURE = 0.7
+NOTICE_FORM = "The answer leaves out results asked for by name: asking the model to restate it."
 
 
 class Agent:
@@ -110,6 +111,8 @@ class _TurnRun:
         """Times the request was asked as one whole program (see :meth:`_program_messages`)."""
         self.program_next = False
         self.context_text = ""
+        self.form_asked = False
+        """The model was asked once to restate its answer in the requested form."""
         self.cells = CellRunner(agent=agent, turn=turn, config=self.cfg, auto_run=auto_run,
                                 repairs=self.repairs, send=self.send)
 
@@ -421,6 +424,14 @@ class _TurnRun:
             self.code_asked = True
             await self.send(NoticeMsg(chat_id=turn.chat_id, turn=turn.turn, level="info",
                                       text=verdict.notice))
+            return False, ""
+        stated = self.cells.cells_run and verdict.grounding != "not_computed"
+        missing = prompts.unstated_names(turn.prompt, verdict.answer) if stated else []
+        if missing and not self.form_asked and turn.mode != "fix":
+            self.form_asked = self.code_asked = True
+            conversation.append({"role": "assistant", "content": answer})
+            conversation.append({"role": "user", "content": prompts.form_request(turn.prompt, missing)})
+            await self.send(NoticeMsg(chat_id=turn.chat_id, turn=turn.turn, level="info", text=NOTICE_FORM))
             return False, ""
         if verdict.answer != answer and verdict.answer.startswith(answer):
             # results a cell printed that the answer left out: shown after what was streamed

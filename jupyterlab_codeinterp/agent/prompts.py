@@ -191,6 +191,21 @@ def form_reminder(prompt: str, printed: Optional[Collection[str]] = None) -> str
     return text
 
 
+def unstated_names(prompt: str, answer: str) -> list[str]:
+    """The ``@name[value]`` results the request asks for that the answer does not state."""
+    stated = set(re.findall(r"@([A-Za-z_]\w*)\[[^\[\]\n]*\]", answer))
+    return [n for n in form_names(prompt) if n not in stated]
+
+
+def form_request(prompt: str, missing: Sequence[str]) -> str:
+    """Sent once when the answer leaves out results the request asks for by name.  Qwen2.5-
+    Coder-1.5B printed ``@36.45[38.79]`` for ``@percentage_cases_min[…]``, then answered so."""
+    names = ", ".join(f"@{n}" for n in missing)
+    return (f"Your answer does not state {names} in the form the user asked for:\n{answer_form(prompt)}\n\n"
+            "Reply with the final answer in exactly that form, using the values your cells printed; "
+            "if a value was not printed yet, send one cell that computes and prints it.")
+
+
 def result_message_for_codeblocks(results: list[str], reminder: str = "") -> str:
     """How results reach a model that uses the code-block protocol (as a user message);
     ``reminder`` is :func:`form_reminder`'s."""
