@@ -118,6 +118,13 @@ async def test_name_error_suggests_close_variables_and_missing_imports(kernel):
     assert "import numpy as np" in hint
 
 
+async def test_a_function_called_without_its_import_is_found_where_it_lives(kernel):
+    # Qwen2.5-Coder-1.5B called shapiro(...) with only pandas imported, and sent it back as it was
+    tmp_path, executor = kernel
+    hint = await hint_for(tmp_path, executor, "import pandas as pd\nresult = shapiro(pd.Series([1.0, 2.0, 4.0]))")
+    assert "shapiro() is in scipy.stats" in hint and "`from scipy.stats import shapiro`" in hint
+
+
 async def test_attribute_error_suggests_close_attributes_of_the_object(kernel):
     tmp_path, executor = kernel
     hint = await hint_for(tmp_path, executor,

@@ -208,6 +208,11 @@ def printed_results(outputs: Iterable[str]) -> dict[str, str]:
     return found
 
 
+def stated_results(text: str) -> set[str]:
+    """The names of the ``@name[value]`` results a text states."""
+    return {m.group(1) for m in _CLOSED_FORM.finditer(text or "")}
+
+
 def with_printed_results(answer: str, printed: dict[str, str]) -> str:
     """The answer stating every printed result as printed: a different value the answer gives
     for the same name is replaced, a missing one appended."""
@@ -219,7 +224,7 @@ def with_printed_results(answer: str, printed: dict[str, str]) -> str:
         return f"@{name}[{printed[name]}]" if name in printed else m.group(0)
 
     answer = _CLOSED_FORM.sub(fix, answer)
-    stated = {m.group(1) for m in _CLOSED_FORM.finditer(answer)}
+    stated = stated_results(answer)
     missing = [f"@{k}[{v}]" for k, v in printed.items() if k not in stated]
     if not missing:
         return answer

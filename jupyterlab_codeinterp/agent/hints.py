@@ -465,6 +465,15 @@ def where_hint(function: str, module: str, homes: list[str]) -> str:
     return f"Hint: {function}() is not in {module}; it is in {home}{others}: `{how}`."
 
 
+def import_hint(function: str, homes: list[str]) -> str:
+    """Where a function called without its import lives (``shapiro`` → scipy.stats)."""
+    if not homes:
+        return ""
+    home = homes[0]
+    others = f" (also in {', '.join(homes[1:])})" if homes[1:] else ""
+    return f"Hint: {function}() is in {home}{others}: add `from {home} import {function}` to the cell."
+
+
 def modules_hint(missing: str, found: dict[str, bool]) -> str:
     top = missing.split(".")[0]
     pip = _PIP_NAMES.get(top, top)
@@ -506,7 +515,13 @@ async def _hint(run: FailedRun, client: Any, workspace: str, timeout: float) -> 
         if not q:
             return ""
         facts = await kernel_facts(client, {"kind": "names"}, timeout=timeout)
-        return name_hint(q[0], facts.get("names") or [])
+        hint = name_hint(q[0], facts.get("names") or [])
+        if q[0] not in COMMON_IMPORTS and re.search(r"\b" + re.escape(q[0]) + r"\s*\(", (line or "") + "\n" + run.code):
+            # a function called without its import (``shapiro(x)``): where it lives
+            where = await kernel_facts(client, {"kind": "where", "name": q[0], "modules": FUNCTION_HOMES},
+                                       timeout=timeout)
+            hint = " ".join(h for h in (import_hint(q[0], where.get("where") or []), hint) if h)
+        return hint
     if ename == "AttributeError":
         q = quoted(evalue)
         m = re.search(r"has no attribute '([^']+)'", evalue)

@@ -12,6 +12,7 @@ import re
 from typing import Any, Collection, Optional, Sequence
 
 from ..context.fence import defang
+from .grounding import stated_results
 
 BASE = """\
 You are Code Interpreter inside the user's JupyterLab. You work in the user's own live \
@@ -193,7 +194,7 @@ def form_reminder(prompt: str, printed: Optional[Collection[str]] = None) -> str
 
 def unstated_names(prompt: str, answer: str) -> list[str]:
     """The ``@name[value]`` results the request asks for that the answer does not state."""
-    stated = set(re.findall(r"@([A-Za-z_]\w*)\[[^\[\]\n]*\]", answer))
+    stated = stated_results(answer)
     return [n for n in form_names(prompt) if n not in stated]
 
 
