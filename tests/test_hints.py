@@ -101,6 +101,14 @@ async def test_numbers_meeting_text_list_the_text_columns_the_line_uses_first(ke
     assert "'sex' (e.g. 'female', 'male')" in hint
 
 
+async def test_unpacking_a_single_value_says_so_and_where_a_p_value_comes_from(kernel):
+    tmp_path, executor = kernel
+    hint = await hint_for(tmp_path, executor,
+                          'import pandas as pd\ndf = pd.DataFrame({"a": [1, 2, 3], "b": [2, 4, 7]})\n'
+                          'r, p = df["a"].corr(df["b"])')
+    assert "returns a single numpy.float64" in hint and "r, p = pearsonr(x, y)" in hint
+
+
 async def test_file_not_found_lists_the_files_near_the_notebook_closest_first(kernel):
     tmp_path, executor = kernel
     hint = await hint_for(tmp_path, executor, 'import pandas as pd\npd.read_csv("sales_2024.csv")')

@@ -10,7 +10,9 @@ them and add them, bounded to :data:`MAX_HINT_BYTES`:
 * ``ModuleNotFoundError``: which installed packages do the job instead, checked with
   ``importlib.util.find_spec`` in the kernel, and the rule not to install without the user;
 * a ``TypeError``/``ValueError`` of numbers meeting text (``Cannot perform reduction 'mean'
-  with string dtype``): the DataFrame's text columns, with a few of their values.
+  with string dtype``): the DataFrame's text columns, with a few of their values;
+* ``cannot unpack non-iterable``: the call returns one value (``Series.corr``: where a
+  p-value comes from).
 
 Facts from the kernel are read the way the variable probe reads them: one silent
 ``execute_request`` whose ``user_expressions`` entry runs :data:`_KERNEL_SIDE` in a
@@ -336,6 +338,17 @@ TEXT_VALUES = re.compile(
     r"agg function failed", re.I)
 
 
+def unpack_hint(evalue: str, line: Optional[str]) -> str:
+    """``r, p = df.a.corr(df.b)``: the call returns one value."""
+    what = evalue.replace("cannot unpack non-iterable", "").replace("object", "").strip() or "value"
+    text = (f"Hint: the call on the failing line returns a single {what}, not several values: "
+            "assign it to one name.")
+    if line and ".corr(" in line:
+        text += (" Series.corr gives the coefficient alone; for the coefficient and its p-value use "
+                 "`from scipy.stats import pearsonr` and `r, p = pearsonr(x, y)` (spearmanr, kendalltau alike).")
+    return text
+
+
 def text_columns_hint(frames: list[dict[str, Any]], line: Optional[str]) -> str:
     """The text columns of the DataFrames a failing numeric operation used, those the failing
     line names first."""
@@ -540,6 +553,8 @@ async def _hint(run: FailedRun, client: Any, workspace: str, timeout: float) -> 
                                        timeout=timeout)
             hint = " ".join(h for h in (hint, where_hint(called, module, where.get("where") or [])) if h)
         return hint
+    if ename == "TypeError" and evalue.startswith("cannot unpack non-iterable"):
+        return unpack_hint(evalue, line)
     if ename in ("TypeError", "ValueError") and TEXT_VALUES.search(evalue):
         facts = await kernel_facts(client, {"kind": "text_columns", "names": referenced_names(run.code, line)},
                                    timeout=timeout)

@@ -59,9 +59,10 @@ class FailedCell:
 
 
 DIFFERENT_APPROACH = (
-    "\nTake a different approach this time (use the facts above: other column or file names, "
-    "other functions or packages that are installed) and send the whole corrected cell. If "
-    "it cannot be done, say so in words.")
+    "\nTake a different approach this time: rewrite the failing line another way (another "
+    "function or method that does the job; the names the hint above gives, if any), keep the "
+    "lines that worked, and send the whole corrected cell. If it cannot be done, say so in words.")
+"""Not "other column or file names": told so with no hint, Qwen2.5-Coder-1.5B read 'another_file.csv'."""
 REPEATED_NOTE = "\n\n(Note: the same error came back: your repair did not fix it." + DIFFERENT_APPROACH + ")"
 IDENTICAL_REPAIR = ("Not run: your repair is identical to the code that failed, so the same error "
                     "would come back.")
