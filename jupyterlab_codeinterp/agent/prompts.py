@@ -132,8 +132,8 @@ def program_request(prompt: str, context_text: str) -> str:
     return (
         "Write one complete Python program that does the request below. It runs as it is in the "
         "user's kernel, in the notebook's folder (the data files are there). It must load the data, "
-        "compute the result and print it with print(), in the form the request asks for; you "
-        "answer from what it prints.\n\n"
+        "compute the result and print it with print(), in the form the request asks for (and show "
+        "a plot with plt.show() when one is asked for); you answer from what it prints.\n\n"
         f"{request}\n\n"
         "Reply with the program in a single ```python code block."
     )
