@@ -8,6 +8,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from jupyterlab_codeinterp.agent import prompts
 from jupyterlab_codeinterp.agent.repair import MAX_IDENTICAL
 from jupyterlab_codeinterp.executors.headless import HeadlessExecutor
 from scripted_model import run_code, text
@@ -100,9 +101,12 @@ async def test_a_repeated_error_gets_one_more_attempt_with_the_hint_then_an_acco
     assert result.status == "gave_up"
     assert "same error" in result.answer and "KeyError" in result.answer
     assert len(scripted_model.requests) == 3
-    second = tool_results(scripted_model.requests[2])[-1]
-    assert "same error" in second and "different approach" in second
-    assert "'GDP (USD)'" in second
+    # the last chance is a request of its own: the cell, its error, the hint, the instruction
+    second = scripted_model.requests[2]
+    assert second["messages"][0]["content"] == prompts.REPAIR_SYSTEM and "tools" not in second
+    told = second["messages"][-1]["content"]
+    assert "same error" in told and "different approach" in told and "'GDP (USD)'" in told
+    assert bad.replace("sum()", "mean()") in told and "KeyError" in told
     assert len(executor.nb.cells) == 1
 
 
@@ -123,10 +127,12 @@ async def test_a_repair_identical_to_the_failed_code_is_not_run_and_the_model_is
     scripted_model.set_script(run_code(bad), run_code(bad + "\n"), run_code(FIXED), text("Done."))
     result, sink = await run_agent_turn(scripted_config, executor, tmp_path, "r3", "x")
     assert result.status == "done", result.answer
-    told = tool_results(scripted_model.requests[2])[-1]
+    told = scripted_model.requests[2]["messages"][-1]["content"]
     assert "identical to the code that failed" in told and "different approach" in told
     assert "'GDP (USD)'" in told
     assert [s.attempt for s in sink.steps("running")] == [1, 2]
+    # the conversation keeps the refusal for the requests after it
+    assert "identical to the code that failed" in tool_results(scripted_model.requests[3])[-2]
     # the re-ask is sampled warmer (at the configured temperature a small model sends the
     # same cell again); the requests around it are not
     temps = [r.get("temperature") for r in scripted_model.requests]

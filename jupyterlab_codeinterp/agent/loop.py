@@ -31,7 +31,7 @@ from .cells import CellRunner, Finished, Rejected, image_message
 from .codeblocks import (CODEBLOCK_INSTRUCTIONS, compact_system_prompt, extract_code, through_last_block,
                          unfence_answers)
 from .grounding import Grounding, GroundingRule, printed_results
-from .repair import GaveUp, Repairs
+from .repair import DIFFERENT_APPROACH, GaveUp, Repairs
 from .streamtext import BROKEN_CALL_NOTE, CallTextGuard, names_a_tool
 from .textual_calls import parse_textual_tool_calls
 from .tools import RUN_CODE, TOOL_NAMES, TOOL_SPECS, parse_arguments, partial_code_argument
@@ -276,11 +276,16 @@ class _TurnRun:
                                       text=notice.message))
 
         program, self.program_next = self.program_next, False
-        explore = self.repairs.take_explore() or (program and self.program_asks > 1)
-        extra: dict[str, Any] = {"temperature": self._explore_temperature()} if explore else {}
+        explore = self.repairs.take_explore()
+        refocus = explore and self.repairs.failed is not None and not program and turn.mode != "fix"
+        extra: dict[str, Any] = {}
+        if explore or (program and self.program_asks > 1):
+            extra["temperature"] = self._explore_temperature()
         while True:
             if program:
                 messages = self._program_messages(conversation)
+            elif refocus:
+                messages = self._repair_messages(conversation)
             elif self.cfg.prompt_style == "compact" and turn.mode == "chat":  # small local models
                 messages = [{"role": "system", "content": compact_system_prompt(codeblocks=self.codeblocks)}]
                 messages += for_model(conversation)
@@ -293,7 +298,8 @@ class _TurnRun:
             try:
                 with turn_timing.waiting("model"):
                     reply = await self.agent.model.stream(
-                        messages, tools=None if (self.codeblocks or program) else TOOL_SPECS, on_text=on_text,
+                        messages, tools=None if (self.codeblocks or program or refocus) else TOOL_SPECS,
+                        on_text=on_text,
                         on_retry=on_retry, on_tool_delta=on_tool_delta, **extra,
                     )
             except ProviderError as exc:
@@ -320,6 +326,19 @@ class _TurnRun:
         earlier = for_model(conversation[:self.turn_start])
         request = prompts.program_request(self.turn.prompt, self.context_text)
         return [{"role": "system", "content": prompts.PROGRAM_SYSTEM}, *earlier,
+                {"role": "user", "content": request}]
+
+    def _repair_messages(self, conversation: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The failed cell asked to be fixed on its own (after a repair identical to it, or the
+        same error again), with the request, the context, its error and the hint; the reply
+        is the repair, vetted and run as any other."""
+        failed = self.repairs.failed
+        assert failed is not None
+        last = failed.attempts[-1]
+        request = prompts.repair_request(self.turn.prompt, self.context_text, last.code, last.summary, failed.hint,
+                                         told=failed.told, instruction=DIFFERENT_APPROACH)
+        earlier = for_model(conversation[:self.turn_start])
+        return [{"role": "system", "content": prompts.REPAIR_SYSTEM}, *earlier,
                 {"role": "user", "content": request}]
 
     async def _handle_reply(self, reply: ModelReply, conversation: list[dict[str, Any]]) -> tuple[bool, str]:

@@ -139,6 +139,22 @@ def program_request(prompt: str, context_text: str) -> str:
     )
 
 
+REPAIR_SYSTEM = "You are an expert Python data analyst. You fix Python cells that failed."
+
+
+def repair_request(prompt: str, context_text: str, code: str, error: str, hint: str, *, told: str,
+                   instruction: str) -> str:
+    """A failed cell asked to be fixed on its own, after the model sent it back unchanged (or
+    the same error came back).  In the turn's conversation, where the cell already appears
+    twice, Qwen2.5-Coder-1.5B copied it again whatever it was told."""
+    parts = [context_text] if context_text else []
+    parts.append(f"User request:\n{prompt}")
+    parts.append(f"This cell was written for the request and failed:\n```python\n{code}\n```")
+    parts.append(workspace_data("execution-result", f"{error}\n{hint}".strip()))
+    parts.append(f"{told} {instruction.strip()} Reply with the whole cell in a single ```python code block.".strip())
+    return "\n\n".join(parts)
+
+
 _EXPLICIT_FORM = re.compile(r"(?i)\bformat\b|@\w+\[|\bround\w* to\b|\bdecimal places\b")
 _FORM_WORDS = re.compile(r"(?i)\b(format|round\w*|decimal\w*|percent\w*|units?|as an? (?:integer|list|table))\b|@\w+\[")
 

@@ -52,6 +52,8 @@ class FailedCell:
     """The model was already asked once to send the whole cell."""
     identical: int = 0
     """Repairs refused as identical to the failed code."""
+    told: str = ""
+    """Why the last repair did not do (identical, same error), for a refocused request."""
 
     @property
     def repairs_used(self) -> int:
@@ -63,6 +65,7 @@ DIFFERENT_APPROACH = (
     "function or method that does the job; the names the hint above gives, if any), keep the "
     "lines that worked, and send the whole corrected cell. If it cannot be done, say so in words.")
 """Not "other column or file names": told so with no hint, Qwen2.5-Coder-1.5B read 'another_file.csv'."""
+SAME_ERROR = "The same error came back: the repair did not fix it."
 REPEATED_NOTE = "\n\n(Note: the same error came back: your repair did not fix it." + DIFFERENT_APPROACH + ")"
 IDENTICAL_REPAIR = ("Not run: your repair is identical to the code that failed, so the same error "
                     "would come back.")
@@ -119,6 +122,7 @@ class Repairs:
                 raise GaveUp(self.account(failed, "the repair was identical to the code that failed"))
             failed.last_chance = True
             self.explore = True
+            failed.told = IDENTICAL_REPAIR
             return code, IDENTICAL_REPAIR + self._hint_block(failed) + DIFFERENT_APPROACH
         done = complete_cell(last, code, failed.error_line)
         if done.status == "spliced" and (not failed.last_chance or len(code.strip().splitlines()) == 1):
@@ -171,6 +175,7 @@ class Repairs:
         if repeated:
             failed.last_chance = True
             self.explore = True
+            failed.told = SAME_ERROR
             return REPEATED_NOTE
         return ""
 
