@@ -73,6 +73,16 @@ async def test_row_labels_used_as_column_names_are_explained(kernel):
         assert "row labels" in hint and "int64" not in hint and "df.drop(index=labels)" in hint
 
 
+async def test_dropping_a_frame_says_what_drop_takes(kernel):
+    # Qwen2.5-Coder-1.5B removed outliers with df["deaths"].drop(outliers), a DataFrame
+    tmp_path, executor = kernel
+    (tmp_path / "deaths.csv").write_text("Country,deaths\n" + "".join(f"C{i},{i * i}\n" for i in range(30)))
+    hint = await hint_for(tmp_path, executor,
+                          'import pandas as pd\ndf = pd.read_csv("deaths.csv")\n'
+                          'out = df[df["deaths"] > 800]\nprint(df["deaths"].drop(out).mean())')
+    assert hint.startswith("Hint: .drop(labels)") and ".drop(index=other.index)" in hint
+
+
 async def test_key_error_from_dropna_subset(kernel):
     tmp_path, executor = kernel
     hint = await hint_for(tmp_path, executor,

@@ -61,6 +61,13 @@ def test_an_import_written_over_one_the_cell_still_needs_is_put_back():
                          "import pandas as pd\nimport sys\nprint(pd.__version__)").status == "whole"
 
 
+def test_the_whole_cell_but_an_import_it_uses_gets_the_import_back():
+    fixed = CELL.replace('"Price"', '"price"')
+    proposal = fixed.split("\n", 1)[1]
+    got = complete_cell(CELL, proposal, error_line=3)
+    assert got.status == "spliced" and got.code == fixed and got.missing == ["import pandas as pd"]
+
+
 def test_two_equally_close_lines_are_ambiguous_and_the_whole_cell_is_asked_for():
     cell = ("import pandas as pd\ndf = pd.read_csv('s.csv')\n"
             "print(df['Price'].sum())\nprint(df['Price'].min())\nprint(len(df))")

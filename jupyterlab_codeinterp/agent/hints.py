@@ -331,6 +331,10 @@ ROWS_HINT = ("Hint: df[...] with a list, an Index or an array of numbers looks t
              "condition (df[df['col'] > x], df[~mask]), df.loc[labels], df.drop(index=labels) or "
              "df.iloc[positions].")
 
+DROP_HINT = ("Hint: .drop(labels) drops the labels it is given; given a DataFrame, those are its "
+             "COLUMN names. To drop the rows of another selection use .drop(index=other.index), or "
+             "keep the rows you want with a boolean condition (df[~mask]).")
+
 #: a numeric operation that met text
 TEXT_VALUES = re.compile(
     r"string dtype|dtype[ =]*'?(?:object|str)\b|could not convert string|convert \S+ to (?:numeric|float)|"
@@ -514,6 +518,8 @@ async def _hint(run: FailedRun, client: Any, workspace: str, timeout: float) -> 
     line = failing_line(run.traceback)
     if ename == "KeyError" and LABELS_AS_COLUMNS.search(evalue):
         return ROWS_HINT
+    if ename == "KeyError" and "not found in axis" in evalue and ".drop(" in (line or ""):
+        return DROP_HINT
     if ename == "KeyError":
         missing = quoted(evalue) or [evalue.strip()]
         facts = await kernel_facts(client, {"kind": "columns", "names": referenced_names(run.code, line)},

@@ -196,6 +196,12 @@ def complete_cell(original: str, proposal: str, error_line: Optional[int] = None
                    and not any(_similarity(orig[i], prop[j]) >= MIN_SIMILARITY for j in new)]
     if not unexplained:
         return Completion(proposal, "whole")
+    imports = _dropped_imports(orig, prop, unexplained, err_idx)
+    if len(imports) == len(unexplained):
+        # the whole cell but an import its code still uses (Qwen2.5-Coder-1.5B left out
+        # `import pandas as pd`, imported in the kernel by then): the import is put back
+        lines = [orig[i].strip() for i in imports]
+        return Completion(_with_imports(prop, lines), "spliced", missing=lines)
     lost = [orig[i].strip() for i in unexplained]
     spliced = _splice(orig, prop, missing, new, err_idx)
     if spliced is None:
