@@ -9,7 +9,7 @@ import pytest
 from nbclient import NotebookClient
 
 from jupyterlab_codeinterp.agent import prompts
-from jupyterlab_codeinterp.agent.repair import MAX_IDENTICAL
+from jupyterlab_codeinterp.agent.repair import MAX_IDENTICAL, different_approach
 from jupyterlab_codeinterp.executors.headless import HeadlessExecutor
 from scripted_model import run_code, text
 from test_agent_headless import CollectingSink, run_agent_turn
@@ -162,3 +162,11 @@ async def test_a_fix_sent_back_restyled_is_reviewed_as_the_one_change(workspace,
     assert result.status == "done", result.answer
     assert [a.code for a in sink.approvals] == [FIXED]
     assert [c.source for c in rerun_cleanly(tmp_path, executor)] == [FIXED]
+
+
+def test_the_different_approach_points_at_the_hint_when_there_is_one():
+    # told "other column or file names" with no hint, Qwen2.5-Coder-1.5B read 'another_file.csv';
+    # with a hint naming the file, it is pointed at that name
+    assert "exact names the hint" in different_approach("Hint: files there: 'sales_2024.csv'.")
+    without = different_approach("")
+    assert "another function or method" in without and "file" not in without

@@ -26,7 +26,7 @@ from ..protocol import ApprovalRequestMsg, CellOutcome, StepMsg
 from . import prompts
 from .grounding import LITERAL_NOTE, computes_nothing
 from .hints import FailedRun, repair_hint
-from .repair import REPEATED_NOTE, GaveUp, Repairs
+from .repair import REPEATED_PREFIX, GaveUp, Repairs
 from .results import images_of, output_text, summarize_outcome
 from .safety import destructive_reason
 from .tools import INSPECT_VARIABLE, READ_FILE, RUN_CODE, TOOL_NAMES, inspect_expression, parse_arguments, read_file_head
@@ -59,9 +59,11 @@ def frame_cell_result(result: str) -> str:
     if not result.startswith("status:"):
         return result
     body, note = result, ""
-    for known in (STOPPED_NOTE, REPEATED_NOTE):
-        if result.endswith(known):
-            body, note = result[: -len(known)], known
+    repeated = result.rfind(REPEATED_PREFIX)
+    if result.endswith(STOPPED_NOTE):
+        body, note = result[: -len(STOPPED_NOTE)], STOPPED_NOTE
+    elif repeated >= 0:
+        body, note = result[:repeated], result[repeated:]
     return prompts.workspace_data("cell-output", body) + note
 
 

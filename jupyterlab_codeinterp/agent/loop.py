@@ -31,7 +31,7 @@ from .cells import CellRunner, Finished, Rejected, image_message
 from .codeblocks import (CODEBLOCK_INSTRUCTIONS, compact_system_prompt, extract_code, through_last_block,
                          unfence_answers)
 from .grounding import Grounding, GroundingRule, printed_results
-from .repair import DIFFERENT_APPROACH, GaveUp, Repairs
+from .repair import GaveUp, Repairs, different_approach
 from .streamtext import BROKEN_CALL_NOTE, CallTextGuard, names_a_tool
 from .textual_calls import parse_textual_tool_calls
 from .tools import RUN_CODE, TOOL_NAMES, TOOL_SPECS, parse_arguments, partial_code_argument
@@ -336,7 +336,7 @@ class _TurnRun:
         assert failed is not None
         last = failed.attempts[-1]
         request = prompts.repair_request(self.turn.prompt, self.context_text, last.code, last.summary, failed.hint,
-                                         told=failed.told, instruction=DIFFERENT_APPROACH)
+                                         told=failed.told, instruction=different_approach(failed.hint))
         earlier = for_model(conversation[:self.turn_start])
         return [{"role": "system", "content": prompts.REPAIR_SYSTEM}, *earlier,
                 {"role": "user", "content": request}]

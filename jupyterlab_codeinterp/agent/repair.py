@@ -60,13 +60,23 @@ class FailedCell:
         return len(self.attempts) - 1
 
 
-DIFFERENT_APPROACH = (
-    "\nTake a different approach this time: rewrite the failing line another way (another "
-    "function or method that does the job; the names the hint above gives, if any), keep the "
-    "lines that worked, and send the whole corrected cell. If it cannot be done, say so in words.")
-"""Not "other column or file names": told so with no hint, Qwen2.5-Coder-1.5B read 'another_file.csv'."""
+def different_approach(hint: str) -> str:
+    """The instruction after a repeated failure: the hint's facts when there is one (told
+    "other column or file names" with no hint, Qwen2.5-Coder-1.5B read 'another_file.csv')."""
+    how = ("use the exact names the hint above gives (columns, files, functions, imports)" if hint
+           else "rewrite the failing line another way, with another function or method that does the job")
+    return (f"\nTake a different approach this time: {how}; keep the lines that worked, and send the "
+            "whole corrected cell. If it cannot be done, say so in words.")
+
+
+REPEATED_PREFIX = "\n\n(Note: the same error came back: your repair did not fix it."
+
+
+def repeated_note(hint: str) -> str:
+    return REPEATED_PREFIX + different_approach(hint) + ")"
+
+
 SAME_ERROR = "The same error came back: the repair did not fix it."
-REPEATED_NOTE = "\n\n(Note: the same error came back: your repair did not fix it." + DIFFERENT_APPROACH + ")"
 IDENTICAL_REPAIR = ("Not run: your repair is identical to the code that failed, so the same error "
                     "would come back.")
 #: refused identical repairs before giving up (each re-ask is sampled at a higher temperature)
@@ -123,7 +133,7 @@ class Repairs:
             failed.last_chance = True
             self.explore = True
             failed.told = IDENTICAL_REPAIR
-            return code, IDENTICAL_REPAIR + self._hint_block(failed) + DIFFERENT_APPROACH
+            return code, IDENTICAL_REPAIR + self._hint_block(failed) + different_approach(failed.hint)
         done = complete_cell(last, code, failed.error_line)
         if done.status == "spliced" and (not failed.last_chance or len(code.strip().splitlines()) == 1):
             return done.code, None
@@ -176,7 +186,7 @@ class Repairs:
             failed.last_chance = True
             self.explore = True
             failed.told = SAME_ERROR
-            return REPEATED_NOTE
+            return repeated_note(hint)
         return ""
 
     def account(self, failed: FailedCell, why: str) -> str:
