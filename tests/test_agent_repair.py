@@ -9,8 +9,10 @@ import pytest
 from nbclient import NotebookClient
 
 from jupyterlab_codeinterp.agent import prompts
+from jupyterlab_codeinterp.agent.loop import NOTICE_START_OVER
 from jupyterlab_codeinterp.agent.repair import MAX_IDENTICAL, different_approach
 from jupyterlab_codeinterp.executors.headless import HeadlessExecutor
+from jupyterlab_codeinterp.protocol import NoticeMsg
 from scripted_model import run_code, text
 from test_agent_headless import CollectingSink, run_agent_turn
 
@@ -170,3 +172,40 @@ def test_the_different_approach_points_at_the_hint_when_there_is_one():
     assert "exact names the hint" in different_approach("Hint: files there: 'sales_2024.csv'.")
     without = different_approach("")
     assert "another function or method" in without and "file" not in without
+
+
+async def test_repairs_that_give_up_on_a_data_request_get_the_program_asked_afresh_once(
+        workspace, scripted_model, scripted_config):
+    """On DABench, Qwen2.5-Coder-1.5B repaired `result['p-value']` into the same KeyError three
+    times; asked once for the whole program (the single-shot baseline), it was right."""
+    tmp_path, executor = workspace
+    bad = 'import pandas as pd\ndf = pd.read_csv("countries.csv")\nprint(df["GDP"].sum())'
+    good = 'import pandas as pd\ndf = pd.read_csv("countries.csv")\nprint(df["GDP (USD)"].sum())'
+    prompt = "What is the total GDP in countries.csv?"
+    scripted_model.set_script(run_code(bad), run_code(bad + "  # again"), run_code(bad + "  # third"),
+                              text(f"```python\n{good}\n```"), text("The total GDP is 350.0."))
+    result, sink = await run_agent_turn(scripted_config, executor, tmp_path, "s1", prompt)
+    assert (result.status, result.answer) == ("done", "The total GDP is 350.0.")
+    afresh = scripted_model.requests[3]
+    assert afresh["messages"][0]["content"] == prompts.PROGRAM_SYSTEM and "tools" not in afresh
+    asked = afresh["messages"][-1]["content"]
+    # the error and its hint, not the failed code (which a small model sends back)
+    assert "failed with `KeyError: 'GDP'`" in asked and "'GDP (USD)'" in asked and 'df["GDP"]' not in asked
+    assert any(isinstance(m, NoticeMsg) and m.text == NOTICE_START_OVER for m in sink.messages)
+    # the failed cell stays with its error; the program runs in a cell of its own
+    assert [c.source for c in executor.nb.cells][-1] == good and len(executor.nb.cells) == 2
+    # once a turn: a program that fails the same way ends with the account
+    scripted_model.set_script(*[run_code(bad + f"  # {i}") for i in range(3)],
+                              *[text(f"```python\n{bad}  # p{i}\n```") for i in range(3)], text("unused"))
+    result, _ = await run_agent_turn(scripted_config, executor, tmp_path, "s2", prompt)
+    assert result.status == "gave_up" and "same error" in result.answer
+
+
+async def test_a_fix_that_gives_up_is_not_asked_afresh(workspace, scripted_model, scripted_config):
+    tmp_path, executor = workspace
+    broken = await executor.run_cell(FOUR_LINES, metadata={}, timeout=60)
+    scripted_model.set_script(*[run_code(FOUR_LINES + f"  # {i}") for i in range(4)], text("unused"))
+    result, sink = await run_agent_turn(scripted_config, executor, tmp_path, "s3", "Fix this error",
+                                        mode="fix", cell_id=broken.cell_id)
+    assert result.status == "gave_up"
+    assert not any(isinstance(m, NoticeMsg) and m.text == NOTICE_START_OVER for m in sink.messages)

@@ -30,8 +30,10 @@ from . import prompts
 from .cells import CellRunner, Finished, Rejected, image_message
 from .codeblocks import (CODEBLOCK_INSTRUCTIONS, compact_system_prompt, extract_code, through_last_block,
                          unfence_answers)
+from .formcheck import unfit_results, unfit_request
 from .grounding import Grounding, GroundingRule, printed_results
 from .repair import GaveUp, Repairs, different_approach
+from .results import strip_ansi
 from .streamtext import BROKEN_CALL_NOTE, CallTextGuard, names_a_tool
 from .textual_calls import parse_textual_tool_calls
 from .tools import RUN_CODE, TOOL_NAMES, TOOL_SPECS, parse_arguments, partial_code_argument
@@ -52,6 +54,9 @@ log = logging.getLogger(__name__)
 #: failed code, a second request for a program) is sampled at least this warm
 EXPLORE_TEMPERATURE = 0.7
 NOTICE_FORM = "The answer leaves out results asked for by name: asking the model to restate it."
+NOTICE_UNFIT = "A result does not fit the form the request gives it: asking the model to compute it again."
+NOTICE_START_OVER = ("The repairs did not fix the cell: asking the model once more for the whole "
+                     "program, from the start.")
 
 
 class Agent:
@@ -113,6 +118,8 @@ class _TurnRun:
         self.context_text = ""
         self.form_asked = False
         """The model was asked once to restate its answer in the requested form."""
+        self.earlier_failure: tuple[str, str] = ("", "")
+        """After the repairs gave up: the error and its hint, for the fresh program request."""
         self.cells = CellRunner(agent=agent, turn=turn, config=self.cfg, auto_run=auto_run,
                                 repairs=self.repairs, send=self.send)
 
@@ -177,7 +184,12 @@ class _TurnRun:
                 reply = await self._ask(conversation)
                 if reply is None:  # provider error already reported
                     return self._end("failed", "", self._last_error)
-                done, answer = await self._handle_reply(reply, conversation)
+                try:
+                    done, answer = await self._handle_reply(reply, conversation)
+                except GaveUp as gave_up:
+                    if not await self._start_over(gave_up):
+                        raise
+                    continue
                 if done:
                     break
             else:
@@ -324,9 +336,29 @@ class _TurnRun:
         system prompt, the earlier turns, and the turn's request framed as a program request.
         The program that comes back runs as the turn's cell and the turn goes on as usual."""
         earlier = for_model(conversation[:self.turn_start])
-        request = prompts.program_request(self.turn.prompt, self.context_text)
+        request = prompts.program_request(self.turn.prompt, self.context_text, *self.earlier_failure)
         return [{"role": "system", "content": prompts.PROGRAM_SYSTEM}, *earlier,
                 {"role": "user", "content": request}]
+
+    async def _start_over(self, gave_up: GaveUp) -> bool:
+        """Once a turn, when the repairs of a cell gave up on a data request, the request is
+        asked again as one whole program, with the error and its hint; the program runs in a
+        new cell (the failed one stays, with its error) and the turn goes on from its output.
+        On DABench, the program asked once (the single-shot baseline) was right on two of the
+        six questions whose repairs gave up.  Returns False when the turn must stop."""
+        failed = self.repairs.failed
+        if self.earlier_failure[0] or self.turn.mode == "fix" or failed is None or not self.grounding.wants_data:
+            return False
+        last = failed.attempts[-1]
+        error = next((ln.strip() for ln in reversed(strip_ansi(last.summary).splitlines()) if ln.strip()), "")
+        self.earlier_failure = (error[:200] or last.signature or "an error", failed.hint)
+        self.repairs.failed = None
+        self.program_next = self.code_asked = True
+        self.program_asks += 1
+        log.info("codeinterp: repairs gave up (%s); asking for the program afresh", gave_up.account.splitlines()[0])
+        await self.send(NoticeMsg(chat_id=self.turn.chat_id, turn=self.turn.turn, level="info",
+                                  text=NOTICE_START_OVER))
+        return True
 
     def _repair_messages(self, conversation: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The failed cell asked to be fixed on its own (after a repair identical to it, or the
@@ -446,11 +478,15 @@ class _TurnRun:
             return False, ""
         stated = self.cells.cells_run and verdict.grounding != "not_computed"
         missing = prompts.unstated_names(turn.prompt, verdict.answer) if stated else []
-        if missing and not self.form_asked and turn.mode != "fix":
+        unfit = unfit_results(turn.prompt, verdict.answer) if stated and not missing else []
+        if (missing or unfit) and not self.form_asked and turn.mode != "fix":
             self.form_asked = self.code_asked = True
+            ask = (prompts.form_request(turn.prompt, missing) if missing
+                   else unfit_request(unfit, prompts.answer_form(turn.prompt)))
             conversation.append({"role": "assistant", "content": answer})
-            conversation.append({"role": "user", "content": prompts.form_request(turn.prompt, missing)})
-            await self.send(NoticeMsg(chat_id=turn.chat_id, turn=turn.turn, level="info", text=NOTICE_FORM))
+            conversation.append({"role": "user", "content": ask})
+            await self.send(NoticeMsg(chat_id=turn.chat_id, turn=turn.turn, level="info",
+                                      text=NOTICE_FORM if missing else NOTICE_UNFIT))
             return False, ""
         if verdict.answer != answer and verdict.answer.startswith(answer):
             # results a cell printed that the answer left out: shown after what was streamed

@@ -1,0 +1,65 @@
+"""Results checked against the form the request gives them (choices it lists, nan), unit
+and end to end with the scripted model."""
+
+from __future__ import annotations
+
+from jupyterlab_codeinterp.agent.formcheck import form_choices, unfit_request, unfit_results
+from jupyterlab_codeinterp.agent.loop import NOTICE_UNFIT
+from jupyterlab_codeinterp.executors.headless import HeadlessExecutor  # noqa: F401
+from jupyterlab_codeinterp.protocol import NoticeMsg
+from scripted_model import run_code, text
+from test_agent_headless import run_agent_turn
+from test_grounding import last_user_text, workspace  # noqa: F401  (fixture)
+
+FORM = ('@skewed[answer] @total[value] where "answer" is a string that is either "yes" or "no", '
+        'and "value" is the total rounded to two decimals.')
+
+
+def test_the_choices_a_request_lists_are_read_per_result():
+    assert form_choices(FORM) == {"skewed": ["yes", "no"]}
+    three = '@kind[k] where "k" can be "linear", "nonlinear", or "none" based on the constraints.'
+    assert form_choices(three) == {"kind": ["linear", "nonlinear", "none"]}
+    # the result's own name may be its placeholder, and the text may quote with single quotes
+    assert form_choices("@fit[fit] where 'fit' is a string: either \"good fit\" or \"poor fit\".") == {
+        "fit": ["good fit", "poor fit"]}
+    # quoted words that are not said to be its values are not choices
+    assert form_choices('@mean[m] where "m" is the mean of "Fare" and "Age" columns.') == {}
+    assert form_choices("What is the mean fare?") == {}
+
+
+def test_results_outside_the_choices_or_not_numbers_do_not_fit():
+    bad = unfit_results(FORM, "@skewed[0.03] @total[nan]")
+    assert [(u.name, u.value, u.choices) for u in bad] == [("skewed", "0.03", ["yes", "no"]), ("total", "nan", None)]
+    assert unfit_results(FORM, "@skewed[No] @total[790.00]") == []
+    assert unfit_results(FORM, "@skewed['yes'] @total[1.5]") == []
+    # only results the request asks for, and the last value stated for a name counts
+    assert unfit_results(FORM, "@other[nan] @skewed[maybe] then @skewed[yes]") == []
+    assert unfit_results("What is the total?", "@total[nan]") == []
+    ask = unfit_request(bad, FORM)
+    assert '@skewed must be one of "yes", "no"' in ask and "'nan'" in ask and "dropna()" in ask
+    assert FORM in ask and ask.rstrip().endswith("exactly that form.")
+
+
+async def test_a_result_outside_the_listed_choices_is_computed_again_once(workspace, scripted_model,  # noqa: F811
+                                                                          scripted_config):
+    """Seen with Qwen2.5-Coder-1.5B: asked for "Normal" or "Non-normal", its cell printed the
+    test's p-value in that slot, and it answered so."""
+    tmp_path, executor = workspace
+    prompt = ("Is the gdp in gdp.csv skewed, and what is its total?\n\nGive the final answer in this "
+              "format: " + FORM)
+    p_value = "import pandas as pd\ngdp = pd.read_csv('gdp.csv')['gdp']\nprint(f'@skewed[0.03] @total[{gdp.sum():.2f}]')"
+    decided = p_value.replace("@skewed[0.03]", "@skewed[{\"yes\" if gdp.skew() > 0.5 else \"no\"}]")
+    scripted_model.set_script(run_code(p_value), text("@skewed[0.03] @total[790.00]"), run_code(decided),
+                              text("Here it is."))
+    result, sink = await run_agent_turn(scripted_config, executor, tmp_path, "u1", prompt)
+    asked = last_user_text(scripted_model.requests[2])
+    assert asked.startswith("Some results do not fit") and '"yes", "no"' in asked
+    assert any(isinstance(m, NoticeMsg) and m.text == NOTICE_UNFIT for m in sink.messages)
+    assert result.cells_run == 2 and result.status == "done"
+    assert "@total[790.00]" in result.answer and "@skewed[0.03]" not in result.answer
+    # asked once: a second unfit answer is passed on as computed
+    scripted_model.set_script(run_code(p_value), text("@skewed[0.03] @total[790.00]"), run_code(p_value),
+                              text("@skewed[0.03] @total[790.00]"), text("unused"))
+    result, _ = await run_agent_turn(scripted_config, executor, tmp_path, "u2", prompt)
+    assert (result.status, result.answer) == ("done", "@skewed[0.03] @total[790.00]")
+    assert len(scripted_model.requests) == 4 + 4
