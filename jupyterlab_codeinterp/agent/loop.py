@@ -8,7 +8,8 @@ prompts and repair policy serve the browser and ``jupyter codeinterp run``.
 This module is the flow of a turn: gather context, ask the model, act on its reply, end.
 Running code (approval, the cell, tool dispatch) is in :mod:`.cells`; when to repair a
 failed cell and when to give up is in :mod:`.repair`; whether the answer may be passed on
-is in :mod:`.grounding`; what a turn is, in :mod:`.turn`.
+is in :mod:`.grounding`; requests asked apart from the conversation (a whole program, a
+refocused repair) are in :mod:`.reasks`; what a turn is, in :mod:`.turn`.
 """
 
 from __future__ import annotations
@@ -26,14 +27,13 @@ from ..executors.base import ExecutorError, NotebookExecutor
 from ..instrumentation import turn_timing
 from ..llm.types import ModelReply, ProviderError, TokenUsage, ToolCall
 from ..protocol import CodeDeltaMsg, ContextNoteMsg, ErrorMsg, NoticeMsg, TextDeltaMsg, TurnStatus
-from . import prompts
+from . import prompts, reasks
 from .cells import CellRunner, Finished, Rejected, image_message
 from .codeblocks import (CODEBLOCK_INSTRUCTIONS, compact_system_prompt, extract_code, through_last_block,
                          unfence_answers)
 from .formcheck import unfit_results, unfit_request
 from .grounding import Grounding, GroundingRule, printed_results
-from .repair import GaveUp, Repairs, different_approach
-from .results import strip_ansi
+from .repair import GaveUp, Repairs
 from .streamtext import BROKEN_CALL_NOTE, CallTextGuard, names_a_tool
 from .textual_calls import parse_textual_tool_calls
 from .tools import RUN_CODE, TOOL_NAMES, TOOL_SPECS, parse_arguments, partial_code_argument
@@ -50,9 +50,6 @@ from .turn import (  # noqa: F401  (Turn, TurnResult, price_of... are imported f
 
 log = logging.getLogger(__name__)
 
-#: a request after which the model must not send the same reply (a repair identical to the
-#: failed code, a second request for a program) is sampled at least this warm
-EXPLORE_TEMPERATURE = 0.7
 NOTICE_FORM = "The answer leaves out results asked for by name: asking the model to restate it."
 NOTICE_UNFIT = "A result does not fit the form the request gives it: asking the model to compute it again."
 NOTICE_START_OVER = ("The repairs did not fix the cell: asking the model once more for the whole "
@@ -113,7 +110,7 @@ class _TurnRun:
         self.code_asked = False
         """The loop's last message asked the model for a cell (grounding)."""
         self.program_asks = 0
-        """Times the request was asked as one whole program (see :meth:`_program_messages`)."""
+        """Times the request was asked as one whole program (see :mod:`.reasks`)."""
         self.program_next = False
         self.context_text = ""
         self.form_asked = False
@@ -292,12 +289,14 @@ class _TurnRun:
         refocus = explore and self.repairs.failed is not None and not program and turn.mode != "fix"
         extra: dict[str, Any] = {}
         if explore or (program and self.program_asks > 1):
-            extra["temperature"] = self._explore_temperature()
+            extra["temperature"] = reasks.explore_temperature(self.cfg.temperature)
+        earlier = for_model(conversation[:self.turn_start])
         while True:
             if program:
-                messages = self._program_messages(conversation)
+                messages = reasks.program_messages(earlier, turn.prompt, self.context_text, self.earlier_failure)
             elif refocus:
-                messages = self._repair_messages(conversation)
+                assert self.repairs.failed is not None
+                messages = reasks.repair_messages(earlier, turn.prompt, self.context_text, self.repairs.failed)
             elif self.cfg.prompt_style == "compact" and turn.mode == "chat":  # small local models
                 messages = [{"role": "system", "content": compact_system_prompt(codeblocks=self.codeblocks)}]
                 messages += for_model(conversation)
@@ -327,19 +326,6 @@ class _TurnRun:
             self.usage.add(reply.usage)
             return reply
 
-    def _explore_temperature(self) -> float:
-        """The temperature of a request that must not get the same reply again."""
-        return max(EXPLORE_TEMPERATURE, self.cfg.temperature or 0.0)
-
-    def _program_messages(self, conversation: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The request asked as one whole program (after an answer no code computed): a short
-        system prompt, the earlier turns, and the turn's request framed as a program request.
-        The program that comes back runs as the turn's cell and the turn goes on as usual."""
-        earlier = for_model(conversation[:self.turn_start])
-        request = prompts.program_request(self.turn.prompt, self.context_text, *self.earlier_failure)
-        return [{"role": "system", "content": prompts.PROGRAM_SYSTEM}, *earlier,
-                {"role": "user", "content": request}]
-
     async def _start_over(self, gave_up: GaveUp) -> bool:
         """Once a turn, when the repairs of a cell gave up on a data request, the request is
         asked again as one whole program, with the error and its hint; the program runs in a
@@ -349,9 +335,7 @@ class _TurnRun:
         failed = self.repairs.failed
         if self.earlier_failure[0] or self.turn.mode == "fix" or failed is None or not self.grounding.wants_data:
             return False
-        last = failed.attempts[-1]
-        error = next((ln.strip() for ln in reversed(strip_ansi(last.summary).splitlines()) if ln.strip()), "")
-        self.earlier_failure = (error[:200] or last.signature or "an error", failed.hint)
+        self.earlier_failure = reasks.failure_of(failed)
         self.repairs.failed = None
         self.program_next = self.code_asked = True
         self.program_asks += 1
@@ -359,19 +343,6 @@ class _TurnRun:
         await self.send(NoticeMsg(chat_id=self.turn.chat_id, turn=self.turn.turn, level="info",
                                   text=NOTICE_START_OVER))
         return True
-
-    def _repair_messages(self, conversation: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The failed cell asked to be fixed on its own (after a repair identical to it, or the
-        same error again), with the request, the context, its error and the hint; the reply
-        is the repair, vetted and run as any other."""
-        failed = self.repairs.failed
-        assert failed is not None
-        last = failed.attempts[-1]
-        request = prompts.repair_request(self.turn.prompt, self.context_text, last.code, last.summary, failed.hint,
-                                         told=failed.told, instruction=different_approach(failed.hint))
-        earlier = for_model(conversation[:self.turn_start])
-        return [{"role": "system", "content": prompts.REPAIR_SYSTEM}, *earlier,
-                {"role": "user", "content": request}]
 
     async def _handle_reply(self, reply: ModelReply, conversation: list[dict[str, Any]]) -> tuple[bool, str]:
         """Act on one model reply; returns (turn finished, answer)."""
