@@ -3,7 +3,8 @@ and end to end with the scripted model."""
 
 from __future__ import annotations
 
-from jupyterlab_codeinterp.agent.formcheck import form_choices, unfit_request, unfit_results
+from jupyterlab_codeinterp.agent import prompts
+from jupyterlab_codeinterp.agent.formcheck import form_choices, unfit_note, unfit_results
 from jupyterlab_codeinterp.agent.loop import NOTICE_UNFIT
 from jupyterlab_codeinterp.executors.headless import HeadlessExecutor  # noqa: F401
 from jupyterlab_codeinterp.protocol import NoticeMsg
@@ -35,30 +36,35 @@ def test_results_outside_the_choices_or_not_numbers_do_not_fit():
     # only results the request asks for, and the last value stated for a name counts
     assert unfit_results(FORM, "@other[nan] @skewed[maybe] then @skewed[yes]") == []
     assert unfit_results("What is the total?", "@total[nan]") == []
-    ask = unfit_request(bad, FORM)
-    assert '@skewed must be one of "yes", "no"' in ask and "'nan'" in ask and "dropna()" in ask
-    assert FORM in ask and ask.rstrip().endswith("exactly that form.")
+    note = unfit_note(bad)
+    assert '@skewed must be one of "yes", "no"' in note and "'nan'" in note and "dropna()" in note
+    assert note.rstrip().endswith("exactly that form.")
 
 
 async def test_a_result_outside_the_listed_choices_is_computed_again_once(workspace, scripted_model,  # noqa: F811
                                                                           scripted_config):
     """Seen with Qwen2.5-Coder-1.5B: asked for "Normal" or "Non-normal", its cell printed the
-    test's p-value in that slot, and it answered so."""
+    test's p-value in that slot, and it answered so; told so in the conversation, it sent the
+    same cell back."""
     tmp_path, executor = workspace
     prompt = ("Is the gdp in gdp.csv skewed, and what is its total?\n\nGive the final answer in this "
               "format: " + FORM)
     p_value = "import pandas as pd\ngdp = pd.read_csv('gdp.csv')['gdp']\nprint(f'@skewed[0.03] @total[{gdp.sum():.2f}]')"
     decided = p_value.replace("@skewed[0.03]", "@skewed[{\"yes\" if gdp.skew() > 0.5 else \"no\"}]")
-    scripted_model.set_script(run_code(p_value), text("@skewed[0.03] @total[790.00]"), run_code(decided),
-                              text("Here it is."))
+    scripted_model.set_script(run_code(p_value), text("@skewed[0.03] @total[790.00]"),
+                              text(f"```python\n{decided}\n```"), text("Here it is."))
     result, sink = await run_agent_turn(scripted_config, executor, tmp_path, "u1", prompt)
-    asked = last_user_text(scripted_model.requests[2])
-    assert asked.startswith("Some results do not fit") and '"yes", "no"' in asked
+    # asked apart from the conversation, as one whole program, told what did not fit
+    again = scripted_model.requests[2]
+    assert again["messages"][0]["content"] == prompts.PROGRAM_SYSTEM and "tools" not in again
+    asked = last_user_text(again)
+    assert "do not fit the form" in asked and '"yes", "no"' in asked and "'0.03'" in asked
     assert any(isinstance(m, NoticeMsg) and m.text == NOTICE_UNFIT for m in sink.messages)
     assert result.cells_run == 2 and result.status == "done"
     assert "@total[790.00]" in result.answer and "@skewed[0.03]" not in result.answer
     # asked once: a second unfit answer is passed on as computed
-    scripted_model.set_script(run_code(p_value), text("@skewed[0.03] @total[790.00]"), run_code(p_value),
+    scripted_model.set_script(run_code(p_value), text("@skewed[0.03] @total[790.00]"),
+                              text(f"```python\n{p_value}  # again\n```"),
                               text("@skewed[0.03] @total[790.00]"), text("unused"))
     result, _ = await run_agent_turn(scripted_config, executor, tmp_path, "u2", prompt)
     assert (result.status, result.answer) == ("done", "@skewed[0.03] @total[790.00]")

@@ -5,7 +5,8 @@ A request in closed form names its results and may say which values one can take
 (``@is_normal[response] where "response" is "yes" if … and "no" if …``). Qwen2.5-Coder-1.5B
 printed the test's p-value (``@normality_test_result[0.00]``) where "Normal" or "Non-normal"
 was asked, and ``@p_value_class_1[nan]`` where rows with missing values were not left out.
-Such an answer was computed, so grounding passes it; this check sends it back once.
+Such an answer was computed, so grounding passes it; this check has the request asked once
+more as one whole program, told what did not fit.
 """
 
 from __future__ import annotations
@@ -85,9 +86,9 @@ def unfit_results(prompt: str, answer: str) -> list[Unfit]:
     return list(found.values())
 
 
-def unfit_request(unfit: list[Unfit], form: str) -> str:
-    """Sent once when results do not fit the form: one cell that prints them right."""
+def unfit_note(unfit: list[Unfit]) -> str:
+    """What was wrong with the results, for the program asked again (:mod:`.reasks`): asked
+    in the conversation, Qwen2.5-Coder-1.5B sent its cell back unchanged."""
     problems = "\n".join(f"- {u.describe()}" for u in unfit)
-    return (f"Some results do not fit the form the user asked for:\n{problems}\n\nThe form:\n{form}\n\n"
-            "Send one cell that computes every result again from the data and prints them all in "
-            "exactly that form.")
+    return (f"An earlier program for this request printed results that do not fit the form asked "
+            f"for:\n{problems}\nWrite it afresh so that it prints every result in exactly that form.")

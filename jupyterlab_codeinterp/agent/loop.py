@@ -31,7 +31,7 @@ from . import prompts, reasks
 from .cells import CellRunner, Finished, Rejected, image_message
 from .codeblocks import (CODEBLOCK_INSTRUCTIONS, compact_system_prompt, extract_code, through_last_block,
                          unfence_answers)
-from .formcheck import unfit_results, unfit_request
+from .formcheck import unfit_note, unfit_results
 from .grounding import Grounding, GroundingRule, printed_results
 from .repair import GaveUp, Repairs
 from .streamtext import BROKEN_CALL_NOTE, CallTextGuard, names_a_tool
@@ -115,8 +115,10 @@ class _TurnRun:
         self.context_text = ""
         self.form_asked = False
         """The model was asked once to restate its answer in the requested form."""
-        self.earlier_failure: tuple[str, str] = ("", "")
-        """After the repairs gave up: the error and its hint, for the fresh program request."""
+        self.started_over = False
+        """The repairs gave up once and the request was asked afresh as a program."""
+        self.program_note = ""
+        """What was wrong with an earlier program, for the next program request."""
         self.cells = CellRunner(agent=agent, turn=turn, config=self.cfg, auto_run=auto_run,
                                 repairs=self.repairs, send=self.send)
 
@@ -293,7 +295,7 @@ class _TurnRun:
         earlier = for_model(conversation[:self.turn_start])
         while True:
             if program:
-                messages = reasks.program_messages(earlier, turn.prompt, self.context_text, self.earlier_failure)
+                messages = reasks.program_messages(earlier, turn.prompt, self.context_text, self.program_note)
             elif refocus:
                 assert self.repairs.failed is not None
                 messages = reasks.repair_messages(earlier, turn.prompt, self.context_text, self.repairs.failed)
@@ -333,9 +335,9 @@ class _TurnRun:
         On DABench, the program asked once (the single-shot baseline) was right on two of the
         six questions whose repairs gave up.  Returns False when the turn must stop."""
         failed = self.repairs.failed
-        if self.earlier_failure[0] or self.turn.mode == "fix" or failed is None or not self.grounding.wants_data:
+        if self.started_over or self.turn.mode == "fix" or failed is None or not self.grounding.wants_data:
             return False
-        self.earlier_failure = reasks.failure_of(failed)
+        self.started_over, self.program_note = True, reasks.failure_note(failed)
         self.repairs.failed = None
         self.program_next = self.code_asked = True
         self.program_asks += 1
@@ -452,10 +454,12 @@ class _TurnRun:
         unfit = unfit_results(turn.prompt, verdict.answer) if stated and not missing else []
         if (missing or unfit) and not self.form_asked and turn.mode != "fix":
             self.form_asked = self.code_asked = True
-            ask = (prompts.form_request(turn.prompt, missing) if missing
-                   else unfit_request(unfit, prompts.answer_form(turn.prompt)))
-            conversation.append({"role": "assistant", "content": answer})
-            conversation.append({"role": "user", "content": ask})
+            if missing:
+                conversation.append({"role": "assistant", "content": answer})
+                conversation.append({"role": "user", "content": prompts.form_request(turn.prompt, missing)})
+            else:  # asked in the conversation, the model sent its cell back unchanged
+                self.program_next, self.program_note = True, unfit_note(unfit)
+                self.program_asks += 1
             await self.send(NoticeMsg(chat_id=turn.chat_id, turn=turn.turn, level="info",
                                       text=NOTICE_FORM if missing else NOTICE_UNFIT))
             return False, ""

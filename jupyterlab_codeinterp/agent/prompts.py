@@ -119,10 +119,11 @@ def code_first_note(codeblocks: bool) -> str:
 PROGRAM_SYSTEM = "You are an expert Python data analyst. You answer with one complete Python program."
 
 
-def program_request(prompt: str, context_text: str, earlier_failure: str = "", hint: str = "") -> str:
+def program_request(prompt: str, context_text: str, earlier: str = "") -> str:
     """The turn's request (context included) asked as one whole program, after the model
-    answered it without running code, or after repairs of its cell gave up (then with the
-    error and its hint, not the failed code: shown it, a small model sends it back).  Asked
+    answered it without running code; ``earlier`` says what was wrong with an earlier program
+    (:mod:`.reasks`: its error and hint, never its code: shown it, a small model sends it
+    back; or its results that did not fit the requested form).  Asked
     so, Qwen2.5-Coder-1.5B writes the program (the single-shot baseline never got an answer
     without code), where asked in the agent's conversation it answered three of 16 DABench
     questions with made-up values, twice."""
@@ -130,10 +131,8 @@ def program_request(prompt: str, context_text: str, earlier_failure: str = "", h
     parts.append(f"User request:\n{prompt}")
     if _EXPLICIT_FORM.search(prompt):
         parts.append(PRINT_IN_FORM)
-    if earlier_failure:
-        facts = f"\n{workspace_data('repair-hint', hint)}" if hint else ""
-        parts.append(f"An earlier program for this request failed with `{earlier_failure}`; write it "
-                     f"afresh, another way, so that this cannot happen.{facts}")
+    if earlier:
+        parts.append(earlier)
     request = "\n\n".join(parts)
     return (
         "Write one complete Python program that does the request below. It runs as it is in the "

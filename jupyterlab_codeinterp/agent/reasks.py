@@ -7,7 +7,8 @@ prompt, the earlier turns, the context and the user's request:
 - the request as one whole program, after an answer no code computed
   (:func:`program_messages`, the way the single-shot baseline asks);
 - the same, once a turn, after the repairs of a cell gave up, told the error and its hint but
-  not shown the failed code (:func:`failure_of`);
+  not shown the failed code (:func:`failure_note`), or after results that do not fit the
+  requested form (:func:`.formcheck.unfit_note`);
 - the last chance of a repair: the failed cell, its error, the hint and the instruction to
   take another approach (:func:`repair_messages`).
 
@@ -35,20 +36,21 @@ def explore_temperature(configured: Optional[float]) -> float:
     return max(EXPLORE_TEMPERATURE, configured or 0.0)
 
 
-def program_messages(earlier: Messages, prompt: str, context_text: str,
-                     failure: tuple[str, str] = ("", "")) -> Messages:
-    """The request asked as one whole program; ``failure`` is (error, hint) after repairs gave
-    up. The program that comes back runs as the turn's cell and the turn goes on as usual."""
-    request = prompts.program_request(prompt, context_text, *failure)
+def program_messages(earlier: Messages, prompt: str, context_text: str, note: str = "") -> Messages:
+    """The request asked as one whole program, with ``note`` on an earlier program. The
+    program that comes back runs as the turn's cell and the turn goes on as usual."""
+    request = prompts.program_request(prompt, context_text, note)
     return [{"role": "system", "content": prompts.PROGRAM_SYSTEM}, *earlier,
             {"role": "user", "content": request}]
 
 
-def failure_of(failed: FailedCell) -> tuple[str, str]:
-    """(the last error line, the hint) of a cell whose repairs gave up."""
+def failure_note(failed: FailedCell) -> str:
+    """The last error of a cell whose repairs gave up, and its hint, without the cell."""
     last = failed.attempts[-1]
     error = next((ln.strip() for ln in reversed(strip_ansi(last.summary).splitlines()) if ln.strip()), "")
-    return error[:200] or last.signature or "an error", failed.hint
+    facts = f"\n{prompts.workspace_data('repair-hint', failed.hint)}" if failed.hint else ""
+    return (f"An earlier program for this request failed with `{error[:200] or last.signature or 'an error'}`; "
+            f"write it afresh, another way, so that this cannot happen.{facts}")
 
 
 def repair_messages(earlier: Messages, prompt: str, context_text: str, failed: FailedCell) -> Messages:
