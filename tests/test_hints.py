@@ -11,6 +11,7 @@ from jupyterlab_codeinterp.agent.hints import (
     FailedRun,
     failing_line,
     failing_line_number,
+    keyword_call,
     modules_hint,
     quoted,
     repair_hint,
@@ -117,6 +118,29 @@ async def test_unpacking_a_single_value_says_so_and_where_a_p_value_comes_from(k
                           'import pandas as pd\ndf = pd.DataFrame({"a": [1, 2, 3], "b": [2, 4, 7]})\n'
                           'r, p = df["a"].corr(df["b"])')
     assert "returns a single numpy.float64" in hint and "r, p = pearsonr(x, y)" in hint
+
+
+async def test_an_unknown_keyword_gets_the_installed_parameters_and_functions_named_like_it(kernel):
+    # what small models learned of older APIs: mean_squared_error(..., squared=False)
+    tmp_path, executor = kernel
+    module = ("import types, sys\nstats = types.ModuleType('stats')\nsys.modules['stats'] = stats\n"
+              "exec('def mean_error(y, p, *, weights=None):\\n    return 0\\n"
+              "def root_mean_error(y, p):\\n    return 0\\n"
+              "def median(y):\\n    return 0', stats.__dict__)")
+    await executor.run_cell(module, metadata={}, timeout=60)
+    hint = await hint_for(tmp_path, executor, "y = [1, 2]\nrmse = stats.mean_error(y, y, squared=False)")
+    assert "stats.mean_error(y, p, *, weights=None) has no parameter 'squared'" in hint
+    assert "named like it: root_mean_error." in hint
+    # a bare function name, the call inside other code
+    hint = await hint_for(tmp_path, executor, "from stats import mean_error\nprint(round(mean_error([1], [1], squared=True), 2))")
+    assert "mean_error(y, p, *, weights=None) has no parameter 'squared'" in hint
+
+
+def test_the_call_that_passes_a_keyword_is_found():
+    assert keyword_call("squared", "rmse = mean_squared_error(y, p, squared=False)") == "mean_squared_error"
+    assert keyword_call("k", "print(round(sk.metrics.f(a, k=1), 2))") == "sk.metrics.f"
+    assert keyword_call("k", "for x in f(k=1):") == "f"  # a line that does not parse alone
+    assert keyword_call("k", "f(a)") is None
 
 
 async def test_file_not_found_lists_the_files_near_the_notebook_closest_first(kernel):

@@ -12,10 +12,12 @@ them and add them, bounded to :data:`MAX_HINT_BYTES`:
 * a ``TypeError``/``ValueError`` of numbers meeting text (``Cannot perform reduction 'mean'
   with string dtype``): the DataFrame's text columns, with a few of their values;
 * ``cannot unpack non-iterable``: the call returns one value (``Series.corr``: where a
-  p-value comes from).
+  p-value comes from);
+* an unexpected keyword argument: the function's parameters in the installed version, and
+  the functions of its module named like it (``squared=False`` → ``root_mean_squared_error``).
 
 Facts from the kernel are read the way the variable probe reads them: one silent
-``execute_request`` whose ``user_expressions`` entry runs :data:`_KERNEL_SIDE` in a
+``execute_request`` whose ``user_expressions`` entry runs ``_hints_kernel_side.py`` in a
 throw-away dict (see :func:`kernel_facts_expression`), so nothing lands in the user's
 namespace, history or execution count.
 """
@@ -28,6 +30,7 @@ import json
 import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Optional
 
 from ..context.kernel_probe import eval_expression
@@ -70,98 +73,7 @@ COMMON_IMPORTS = {
 }
 
 # Runs in the kernel, exec'd in a fresh dict (its functions never reach the user namespace).
-# Reads only: names and types in user_ns, DataFrame.columns, dir() of an object or module,
-# importlib.util.find_spec (which does not import top-level packages). Sets __ci_out__.
-_KERNEL_SIDE = r'''
-def __ci_facts(ns, args):
-    import sys, importlib.util
-    out = {}
-    kind = args.get("kind")
-    pd = sys.modules.get("pandas")
-    def user_names():
-        return [k for k in ns if not k.startswith("_") and k not in ("In", "Out", "exit", "quit", "get_ipython")]
-    if kind == "columns":
-        frames = []
-        wanted = [n for n in args.get("names", []) if n in ns]
-        pool = wanted or [k for k in user_names()][-200:]
-        for name in pool:
-            v = ns.get(name)
-            if pd is not None and isinstance(v, pd.DataFrame):
-                cols = [str(c) for c in list(v.columns[:300])]
-                frames.append({"name": name, "columns": cols, "ncols": int(v.shape[1])})
-            elif pd is not None and isinstance(v, pd.Series) and name in wanted:
-                frames.append({"name": name, "index": [str(i) for i in list(v.index[:100])]})
-            if len(frames) >= 4:
-                break
-        out["frames"] = frames
-    elif kind == "text_columns":
-        frames = []
-        for name in [n for n in args.get("names", []) if n in ns]:
-            v = ns.get(name)
-            if pd is None or not isinstance(v, pd.DataFrame):
-                continue
-            text = []
-            for c in list(v.columns[:300]):
-                col = v[c]
-                if isinstance(col, pd.DataFrame) or pd.api.types.is_numeric_dtype(col) \
-                        or pd.api.types.is_datetime64_any_dtype(col):
-                    continue
-                text.append([str(c), [str(x)[:24] for x in col.dropna().unique()[:3]]])
-                if len(text) >= 12:
-                    break
-            frames.append({"name": name, "text": text})
-            if len(frames) >= 2:
-                break
-        out["frames"] = frames
-    elif kind == "names":
-        out["names"] = user_names()[-500:]
-    elif kind == "attrs":
-        objs = []
-        for name in args.get("names", []):
-            if name in ns:
-                v = ns[name]
-                objs.append({"name": name, "type": type(v).__name__, "attrs": [a for a in dir(v) if not a.startswith("_")][:600]})
-        tname = args.get("type")
-        mod = args.get("module")
-        if mod and mod in sys.modules:
-            objs.append({"name": mod, "type": "module", "attrs": [a for a in dir(sys.modules[mod]) if not a.startswith("_")][:600]})
-        if not objs and tname:
-            for name in user_names():
-                v = ns.get(name)
-                if type(v).__name__ == tname:
-                    objs.append({"name": name, "type": tname, "attrs": [a for a in dir(v) if not a.startswith("_")][:600]})
-                    break
-        out["objects"] = objs[:3]
-    elif kind == "where":
-        # which well-known module has the function the code called on the wrong owner; a
-        # module not imported yet is imported (into sys.modules only: the user's names stay)
-        name, hits = args.get("name", ""), []
-        for m in args.get("modules", []):
-            try:
-                mod = sys.modules.get(m)
-                if mod is None and importlib.util.find_spec(m.split(".")[0]) is not None:
-                    mod = importlib.import_module(m)
-                if mod is not None and callable(getattr(mod, name, None)):
-                    hits.append(m)
-            except Exception:
-                continue
-            if len(hits) >= 3:
-                break
-        out["where"] = hits
-    elif kind == "modules":
-        found = {}
-        for m in args.get("modules", []):
-            try:
-                found[m] = importlib.util.find_spec(m) is not None
-            except Exception:
-                found[m] = False
-        out["modules"] = found
-    return out
-try:
-    __ci_out__ = __import__("json").dumps(__ci_facts(__ci_ns__, __ci_args__))
-except Exception as exc:
-    __ci_out__ = __import__("json").dumps({"error": type(exc).__name__})
-'''
+_KERNEL_SIDE = Path(__file__).with_name("_hints_kernel_side.py").read_text(encoding="utf-8")
 
 
 def kernel_facts_expression(args: dict[str, Any]) -> str:
@@ -491,6 +403,42 @@ def import_hint(function: str, homes: list[str]) -> str:
     return f"Hint: {function}() is in {home}{others}: add `from {home} import {function}` to the cell."
 
 
+UNKNOWN_KEYWORD = re.compile(r"unexpected keyword argument '(\w+)'")
+
+
+def keyword_call(keyword: str, code: str) -> Optional[str]:
+    """The dotted name of the call in ``code`` that passes ``keyword`` (``mean_squared_error``
+    for ``rmse = mean_squared_error(y, p, squared=False)``), or None."""
+    for text in (code.strip(), code):
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and any(k.arg == keyword for k in node.keywords):
+                try:
+                    return ast.unparse(node.func)
+                except Exception:
+                    return None
+    m = re.search(r"([A-Za-z_][\w.]*)\s*\([^()]*\b" + re.escape(keyword) + r"\s*=", code)
+    return m.group(1) if m else None
+
+
+def signature_hint(path: str, keyword: str, facts: dict[str, Any]) -> str:
+    """An unknown keyword: what the function takes in the installed version (small models
+    learned older APIs: ``mean_squared_error(..., squared=False)``), and its module's
+    functions named like it (``root_mean_squared_error``)."""
+    signature = facts.get("signature")
+    if not signature:
+        return ""
+    text = (f"Hint: in the installed version, {path}{signature} has no parameter '{keyword}'; "
+            "call it with the parameters it has.")
+    related = facts.get("related") or []
+    if related:
+        text += f" Functions of {facts.get('module', 'its module')} named like it: {', '.join(related)}."
+    return text
+
+
 def modules_hint(missing: str, found: dict[str, bool]) -> str:
     top = missing.split(".")[0]
     pip = _PIP_NAMES.get(top, top)
@@ -559,6 +507,13 @@ async def _hint(run: FailedRun, client: Any, workspace: str, timeout: float) -> 
                                        timeout=timeout)
             hint = " ".join(h for h in (hint, where_hint(called, module, where.get("where") or [])) if h)
         return hint
+    keyword = UNKNOWN_KEYWORD.search(evalue) if ename == "TypeError" else None
+    if keyword:
+        path = keyword_call(keyword.group(1), line or run.code)
+        if not path:
+            return ""
+        facts = await kernel_facts(client, {"kind": "signature", "path": path}, timeout=timeout)
+        return signature_hint(path, keyword.group(1), facts)
     if ename == "TypeError" and evalue.startswith("cannot unpack non-iterable"):
         return unpack_hint(evalue, line)
     if ename in ("TypeError", "ValueError") and TEXT_VALUES.search(evalue):
