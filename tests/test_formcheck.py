@@ -4,7 +4,7 @@ and end to end with the scripted model."""
 from __future__ import annotations
 
 from jupyterlab_codeinterp.agent import prompts
-from jupyterlab_codeinterp.agent.formcheck import form_choices, unfit_note, unfit_results
+from jupyterlab_codeinterp.agent.formcheck import form_choices, form_decimals, unfit_note, unfit_results
 from jupyterlab_codeinterp.agent.loop import NOTICE_UNFIT
 from jupyterlab_codeinterp.executors.headless import HeadlessExecutor  # noqa: F401
 from jupyterlab_codeinterp.protocol import NoticeMsg
@@ -39,6 +39,21 @@ def test_results_outside_the_choices_or_not_numbers_do_not_fit():
     note = unfit_note(bad)
     assert '@skewed must be one of "yes", "no"' in note and "'nan'" in note and "dropna()" in note
     assert note.rstrip().endswith("exactly that form.")
+
+
+def test_the_decimals_a_request_rounds_to_are_read_per_result():
+    # one count for all
+    assert form_decimals("@a[x], @b[y] where \"x\" and \"y\" are rounded to 2 decimal places") == {"a": 2, "b": 2}
+    # several: per quoted placeholder
+    several = ('@r[r_value] @p[p_value] where "r_value" is rounded to two decimal places. '
+               'where "p_value" is a number rounded to four decimal places.')
+    assert form_decimals(several) == {"r": 2, "p": 4}
+    assert form_decimals("@a[x] where x is the mean") == {}
+    # more decimals than asked do not fit; fewer, integers and text do
+    bad = unfit_results(several, "@r[0.2346] @p[0.0001]")
+    assert [(u.name, u.decimals) for u in bad] == [("r", 2)]
+    assert "@r must be rounded to 2 decimal places, not 0.2346" in unfit_note(bad)
+    assert unfit_results(several, "@r[0.2] @p[0]") == []
 
 
 async def test_a_result_outside_the_listed_choices_is_computed_again_once(workspace, scripted_model,  # noqa: F811

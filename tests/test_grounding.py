@@ -422,3 +422,12 @@ async def test_the_required_form_of_the_answer_is_recalled_with_the_result(works
     await run_agent_turn(scripted_config, executor, tmp_path, "g10", "What is the total gdp in gdp.csv?")
     assert "in the form the user asked for" not in str(scripted_model.requests[-1]["messages"][-1]["content"])
     assert prompts.PRINT_IN_FORM not in str(scripted_model.requests[-2]["messages"])
+
+
+def test_a_printed_result_rounded_in_the_answer_keeps_its_rounding():
+    # the request asked for two decimals; the cell printed ten
+    printed = {"mean": "87.9616129032", "n": "7", "p": "0.125"}
+    assert g.with_printed_results("@mean[87.96] @n[7] @p[0.13]", printed) == "@mean[87.96] @n[7] @p[0.13]"
+    # another number, or no fewer decimals, or no decimals at all: the printed value
+    assert g.with_printed_results("@mean[87.97] @p[0.12]", printed).startswith("@mean[87.9616129032] @p[0.12]")
+    assert g.with_printed_results("@mean[88]", printed).startswith("@mean[87.9616129032]")

@@ -1,5 +1,6 @@
 """Results checked against the form the request gives them: a value outside the choices the
-request lists, and a value that is not a number at all (``nan``).
+request lists, a value that is not a number at all (``nan``), and one with more decimals
+than the request rounds to.
 
 A request in closed form names its results and may say which values one can take
 (``@is_normal[response] where "response" is "yes" if … and "no" if …``). Qwen2.5-Coder-1.5B
@@ -28,8 +29,12 @@ class Unfit:
     value: str
     choices: Optional[list[str]] = None
     """The values the request allows (None: the value is not a number, e.g. nan)."""
+    decimals: Optional[int] = None
+    """The decimal places the request rounds the value to, when it has more."""
 
     def describe(self) -> str:
+        if self.decimals is not None:
+            return f"@{self.name} must be rounded to {self.decimals} decimal places, not {self.value}"
         if self.choices:
             allowed = ", ".join(f'"{c}"' for c in self.choices)
             return f"@{self.name} must be one of {allowed} (as the request says how to decide), not {self.value!r}"
@@ -58,6 +63,34 @@ def form_choices(prompt: str) -> dict[str, list[str]]:
     return {name: by_placeholder[ph] for name, ph in slots.items() if ph in by_placeholder}
 
 
+_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
+_ROUNDED = re.compile(r"(?i)\bround\w*\s+(?:off\s+)?to\s+(?:the\s+)?(\d|one|two|three|four|five|six)\s+decimal")
+_DECIMALS = re.compile(r"-?\d+\.(\d+)")
+
+
+def _places(m: re.Match) -> int:
+    word = m.group(1).lower()
+    return int(word) if word.isdigit() else _NUMBER_WORDS[word]
+
+
+def form_decimals(prompt: str) -> dict[str, int]:
+    """For each ``@name[placeholder]`` result, the decimal places the request rounds it to:
+    one count said once for all, or per quoted placeholder when the request gives several."""
+    counts = [_places(m) for m in _ROUNDED.finditer(prompt)]
+    slots = {name: placeholder.strip() for name, placeholder in _SLOT.findall(prompt)}
+    if len(set(counts)) == 1:
+        return {name: counts[0] for name in slots}
+    names = set(slots.values()) | set(slots)
+    mentions = [(s, e, q) for s, e, q in _quoted(prompt) if q in names]
+    by_placeholder: dict[str, int] = {}
+    for i, (_s, end, placeholder) in enumerate(mentions):
+        stop = mentions[i + 1][0] if i + 1 < len(mentions) else len(prompt)
+        m = _ROUNDED.search(prompt[end:stop])
+        if m:
+            by_placeholder.setdefault(placeholder, _places(m))
+    return {name: by_placeholder[ph] for name, ph in slots.items() if ph in by_placeholder}
+
+
 def _same(value: str, choice: str) -> bool:
     def norm(s: str) -> str:
         return s.strip().strip("\"'").strip().lower()
@@ -70,17 +103,20 @@ def unfit_results(prompt: str, answer: str) -> list[Unfit]:
     asked = {name for name, _ in _SLOT.findall(prompt)}
     if not asked:
         return []
-    choices = form_choices(prompt)
+    choices, decimals = form_choices(prompt), form_decimals(prompt)
     found: dict[str, Unfit] = {}
     for m in _SLOT.finditer(answer or ""):
         name, value = m.group(1), m.group(2).strip()
         if name not in asked:
             continue
-        allowed = choices.get(name)
+        allowed, places = choices.get(name), decimals.get(name)
+        digits = _DECIMALS.fullmatch(value)
         if allowed and not any(_same(value, c) for c in allowed):
             found[name] = Unfit(name, value, allowed)
         elif not allowed and value.strip("\"' ").lower() in _NOT_A_NUMBER:
             found[name] = Unfit(name, value)
+        elif places is not None and digits and len(digits.group(1)) > places:
+            found[name] = Unfit(name, value, decimals=places)
         else:
             found.pop(name, None)
     return list(found.values())

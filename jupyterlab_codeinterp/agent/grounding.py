@@ -213,15 +213,30 @@ def stated_results(text: str) -> set[str]:
     return {m.group(1) for m in _CLOSED_FORM.finditer(text or "")}
 
 
+_PLAIN_NUMBER = re.compile(r"\s*-?\d+(?:\.(\d+))?\s*")
+
+
+def _rounded_from(stated: str, printed: str) -> bool:
+    """Whether ``stated`` is ``printed`` rounded to fewer decimals (87.96 from 87.9616)."""
+    a, b = _PLAIN_NUMBER.fullmatch(stated), _PLAIN_NUMBER.fullmatch(printed)
+    if not a or not b:
+        return False
+    places = len(a.group(1) or "")
+    return 1 <= places < len(b.group(1) or "") and abs(float(printed) - float(stated)) <= 0.5 * 10 ** -places + 1e-12
+
+
 def with_printed_results(answer: str, printed: dict[str, str]) -> str:
     """The answer stating every printed result as printed: a different value the answer gives
-    for the same name is replaced, a missing one appended."""
+    for the same name is replaced (unless it is the printed number rounded: the request may
+    ask for two decimals where the cell printed ten), a missing one appended."""
     if not printed:
         return answer
 
     def fix(m: re.Match) -> str:
         name = m.group(1)
-        return f"@{name}[{printed[name]}]" if name in printed else m.group(0)
+        if name not in printed or _rounded_from(m.group(2), printed[name]):
+            return m.group(0)
+        return f"@{name}[{printed[name]}]"
 
     answer = _CLOSED_FORM.sub(fix, answer)
     stated = stated_results(answer)
