@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Optional
+from typing import Iterator, Optional
 
-_SLOT = re.compile(r"@([A-Za-z_]\w*)\[([^\[\]\n]*)\]")
+from .grounding import CLOSED_FORM
 _QUOTED = re.compile(r"\"([^\"\n]{1,60})\"|“([^”\n]{1,60})”|'([^'\n]{1,60})'")
 #: words that make quoted strings after a placeholder its choices (not an example or a column)
 _CHOICE_WORDS = re.compile(r"(?i)\b(either|one of|takes? the values?|can be|is a string|string that)\b")
@@ -46,18 +46,29 @@ def _quoted(text: str) -> list[tuple[int, int, str]]:
     return [(m.start(), m.end(), next(g for g in m.groups() if g is not None)) for m in _QUOTED.finditer(text)]
 
 
+def _slots(prompt: str) -> dict[str, str]:
+    """The request's ``@name[placeholder]`` results: name → placeholder."""
+    return {name: placeholder.strip() for name, placeholder in CLOSED_FORM.findall(prompt)}
+
+
+def _segments(prompt: str, slots: dict[str, str]) -> Iterator[tuple[str, str]]:
+    """(placeholder or name, what the request says of it): the text from each quoted mention
+    of a placeholder to the next one."""
+    names = set(slots.values()) | set(slots)
+    mentions = [m for m in _quoted(prompt) if m[2] in names]
+    stops = [start for start, _end, _q in mentions[1:]] + [len(prompt)]
+    for (_start, end, placeholder), stop in zip(mentions, stops):
+        yield placeholder, prompt[end:stop]
+
+
 def form_choices(prompt: str) -> dict[str, list[str]]:
     """For each ``@name[placeholder]`` result, the values the request allows, where it lists
     them (two or more quoted strings after the quoted placeholder, said to be its values)."""
-    slots = {name: placeholder.strip() for name, placeholder in _SLOT.findall(prompt)}
+    slots = _slots(prompt)
     names = set(slots.values()) | set(slots)
-    quoted = _quoted(prompt)
-    mentions = [(s, e, q) for s, e, q in quoted if q in names]
     by_placeholder: dict[str, list[str]] = {}
-    for i, (_s, end, placeholder) in enumerate(mentions):
-        stop = mentions[i + 1][0] if i + 1 < len(mentions) else len(prompt)
-        segment = prompt[end:stop]
-        values = [q for _s2, _e2, q in _quoted(segment) if q not in names]
+    for placeholder, segment in _segments(prompt, slots):
+        values = [q for _s, _e, q in _quoted(segment) if q not in names]
         if len(values) >= 2 and _CHOICE_WORDS.search(segment):
             by_placeholder.setdefault(placeholder, list(dict.fromkeys(values)))
     return {name: by_placeholder[ph] for name, ph in slots.items() if ph in by_placeholder}
@@ -77,15 +88,12 @@ def form_decimals(prompt: str) -> dict[str, int]:
     """For each ``@name[placeholder]`` result, the decimal places the request rounds it to:
     one count said once for all, or per quoted placeholder when the request gives several."""
     counts = [_places(m) for m in _ROUNDED.finditer(prompt)]
-    slots = {name: placeholder.strip() for name, placeholder in _SLOT.findall(prompt)}
+    slots = _slots(prompt)
     if len(set(counts)) == 1:
         return {name: counts[0] for name in slots}
-    names = set(slots.values()) | set(slots)
-    mentions = [(s, e, q) for s, e, q in _quoted(prompt) if q in names]
     by_placeholder: dict[str, int] = {}
-    for i, (_s, end, placeholder) in enumerate(mentions):
-        stop = mentions[i + 1][0] if i + 1 < len(mentions) else len(prompt)
-        m = _ROUNDED.search(prompt[end:stop])
+    for placeholder, segment in _segments(prompt, slots):
+        m = _ROUNDED.search(segment)
         if m:
             by_placeholder.setdefault(placeholder, _places(m))
     return {name: by_placeholder[ph] for name, ph in slots.items() if ph in by_placeholder}
@@ -100,12 +108,12 @@ def _same(value: str, choice: str) -> bool:
 def unfit_results(prompt: str, answer: str) -> list[Unfit]:
     """The answer's ``@name[value]`` results the request asks for whose value is outside the
     listed choices, or not a number where a value was computed (nan, None, inf)."""
-    asked = {name for name, _ in _SLOT.findall(prompt)}
+    asked = _slots(prompt)
     if not asked:
         return []
     choices, decimals = form_choices(prompt), form_decimals(prompt)
     found: dict[str, Unfit] = {}
-    for m in _SLOT.finditer(answer or ""):
+    for m in CLOSED_FORM.finditer(answer or ""):
         name, value = m.group(1), m.group(2).strip()
         if name not in asked:
             continue

@@ -76,7 +76,7 @@ def asks_for_data(prompt: str, context_text: str = "") -> bool:
 
 _FENCE = re.compile(r"```.*?(?:```|\Z)", re.S)
 _LIST_MARK = re.compile(r"^(\s*)(?:\d+[.)]|#+)\s", re.M)
-_CLOSED_FORM = re.compile(r"@([A-Za-z_]\w*)\[([^\[\]\n]*)\]")
+CLOSED_FORM = re.compile(r"@([A-Za-z_]\w*)\[([^\[\]\n]*)\]")
 # numbers as an answer writes them: 1,234.5  -0.25  3e-4  12%  1.2 million
 _ANSWER_NUMBER = re.compile(
     r"(?<![\w.])(?P<num>[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?)"
@@ -202,7 +202,7 @@ def printed_results(outputs: Iterable[str]) -> dict[str, str]:
     """``@name[value]`` results cells printed, the last value of each name."""
     found: dict[str, str] = {}
     for text in outputs:
-        for m in _CLOSED_FORM.finditer(text or ""):
+        for m in CLOSED_FORM.finditer(text or ""):
             found.pop(m.group(1), None)
             found[m.group(1)] = m.group(2)
     return found
@@ -210,7 +210,7 @@ def printed_results(outputs: Iterable[str]) -> dict[str, str]:
 
 def stated_results(text: str) -> set[str]:
     """The names of the ``@name[value]`` results a text states."""
-    return {m.group(1) for m in _CLOSED_FORM.finditer(text or "")}
+    return {m.group(1) for m in CLOSED_FORM.finditer(text or "")}
 
 
 _PLAIN_NUMBER = re.compile(r"\s*-?\d+(?:\.(\d+))?\s*")
@@ -238,7 +238,7 @@ def with_printed_results(answer: str, printed: dict[str, str]) -> str:
             return m.group(0)
         return f"@{name}[{printed[name]}]"
 
-    answer = _CLOSED_FORM.sub(fix, answer)
+    answer = CLOSED_FORM.sub(fix, answer)
     stated = stated_results(answer)
     missing = [f"@{k}[{v}]" for k, v in printed.items() if k not in stated]
     if not missing:
@@ -256,7 +256,7 @@ def _redacted(text: str) -> str:
         if i % 2:  # code blocks stay: they are how to compute it
             out.append(part)
             continue
-        part = _CLOSED_FORM.sub("", part)
+        part = CLOSED_FORM.sub("", part)
         part = re.sub(r"(?<![\w])[-−]?\d[\d,]*(?:\.\d+)?(?:[eE][-+]?\d+)?\s?%?", "…", part)
         out.append(part)
     return "".join(out).strip()
