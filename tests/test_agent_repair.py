@@ -201,6 +201,26 @@ async def test_repairs_that_give_up_on_a_data_request_get_the_program_asked_afre
     assert result.status == "gave_up" and "same error" in result.answer
 
 
+async def test_on_a_data_request_a_repair_identical_to_the_failed_code_gets_the_program_asked_afresh(
+        workspace, scripted_model, scripted_config):
+    """Told that its repair was identical, Qwen2.5-Coder-1.5B sent the same cell again twice
+    (DABench ids 10, 28, 118, 130); the first identical repair now starts the request over."""
+    tmp_path, executor = workspace
+    bad = 'import pandas as pd\ndf = pd.read_csv("countries.csv")\nprint(df["GDP"].sum())'
+    good = 'import pandas as pd\ndf = pd.read_csv("countries.csv")\nprint(df["GDP (USD)"].sum())'
+    scripted_model.set_script(run_code(bad), run_code(bad), text(f"```python\n{good}\n```"),
+                              text("The total GDP is 350.0."))
+    result, sink = await run_agent_turn(scripted_config, executor, tmp_path, "s4",
+                                        "What is the total GDP in countries.csv?")
+    assert (result.status, result.answer) == ("done", "The total GDP is 350.0.")
+    afresh = scripted_model.requests[2]
+    assert afresh["messages"][0]["content"] == prompts.PROGRAM_SYSTEM
+    assert "failed with `KeyError: 'GDP'`" in afresh["messages"][-1]["content"]
+    assert any(isinstance(m, NoticeMsg) and m.text == NOTICE_START_OVER for m in sink.messages)
+    assert [c.source for c in executor.nb.cells] == [bad, good]
+    assert len(scripted_model.requests) == 4
+
+
 async def test_a_fix_that_gives_up_is_not_asked_afresh(workspace, scripted_model, scripted_config):
     tmp_path, executor = workspace
     broken = await executor.run_cell(FOUR_LINES, metadata={}, timeout=60)

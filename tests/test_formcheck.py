@@ -77,10 +77,11 @@ async def test_a_result_outside_the_listed_choices_is_computed_again_once(worksp
     assert any(isinstance(m, NoticeMsg) and m.text == NOTICE_UNFIT for m in sink.messages)
     assert result.cells_run == 2 and result.status == "done"
     assert "@total[790.00]" in result.answer and "@skewed[0.03]" not in result.answer
+    assert len(scripted_model.requests) == 3  # the program printed both, fitting: the turn ended there
     # asked once: a second unfit answer is passed on as computed
     scripted_model.set_script(run_code(p_value), text("@skewed[0.03] @total[790.00]"),
                               text(f"```python\n{p_value}  # again\n```"),
                               text("@skewed[0.03] @total[790.00]"), text("unused"))
     result, _ = await run_agent_turn(scripted_config, executor, tmp_path, "u2", prompt)
     assert (result.status, result.answer) == ("done", "@skewed[0.03] @total[790.00]")
-    assert len(scripted_model.requests) == 4 + 4
+    assert len(scripted_model.requests) == 3 + 4

@@ -133,11 +133,38 @@ async def test_a_printed_result_is_in_the_answer(workspace, scripted_model, scri
 async def test_a_printed_result_replaces_the_value_the_model_wrote(workspace, scripted_model,
                                                                     scripted_config):
     tmp_path, executor = workspace
-    scripted_model.set_script(run_code("x = 3 / 2\nprint(f'@x[{x}]')"), text("The result is @x[2.0]."))
+    # (y is printed plainly, so the turn does not end on the printed results alone)
+    scripted_model.set_script(run_code("x = 3 / 2\ny = 4\nprint(f'@x[{x}] y={y}')"),
+                              text("The result is @x[2.0] @y[4]."))
     result, _ = await run_agent_turn(scripted_config, executor, tmp_path, "g5",
-                                     "compute x from the data as @x[value]")
-    assert result.answer == "The result is @x[1.5]."
+                                     "compute x and y from the data as @x[value] @y[value]")
+    assert result.answer == "The result is @x[1.5] @y[4]."
     assert result.grounding == "computed"
+
+
+async def test_a_cell_that_printed_every_named_result_ends_the_turn_with_them(workspace, scripted_model,
+                                                                             scripted_config):
+    """The model is not asked to restate what a cell printed in the requested form."""
+    tmp_path, executor = workspace
+    code = ("import pandas as pd\ndf = pd.read_csv('gdp.csv')\n"
+            "print(f\"@total_gdp[{df['gdp'].sum():.2f}] @rows[{len(df)}]\")")
+    scripted_model.set_script(run_code(code), text("unused"))
+    result, _ = await run_agent_turn(scripted_config, executor, tmp_path, "g6",
+                                     "total gdp and row count of gdp.csv, as @total_gdp[value], @rows[n]")
+    assert (result.status, result.answer, result.grounding) == ("done", "@total_gdp[790.00]\n@rows[8]", "computed")
+    assert len(scripted_model.requests) == 1
+    assert result.messages[-1] == {"role": "assistant", "content": result.answer}
+
+
+async def test_printed_results_outside_the_listed_choices_go_back_to_the_model(workspace, scripted_model,
+                                                                              scripted_config):
+    tmp_path, executor = workspace
+    code = "import pandas as pd\ndf = pd.read_csv('gdp.csv')\nprint(f\"@big[{df['gdp'].sum() > 100}]\")"
+    scripted_model.set_script(run_code(code), text("@big[yes]"), text("unused"), text("unused"))
+    await run_agent_turn(scripted_config, executor, tmp_path, "g7",
+                         "Is the total gdp in gdp.csv over 100?\n\nGive the final answer in this format: "
+                         '@big[answer], where "answer" is either "yes" or "no".')
+    assert len(scripted_model.requests) > 1
 
 
 async def test_a_cell_that_prints_a_typed_in_number_backs_nothing(workspace, scripted_model, scripted_config):
@@ -200,10 +227,10 @@ async def test_results_asked_for_and_not_printed_are_named(workspace, scripted_m
     after_first = str(scripted_model.requests[1]["messages"][-1]["content"])
     assert "Not printed yet in that form: @rows." in after_first
     assert "@total[{total}] @rows[{rows}]" in after_first
-    after_second = str(scripted_model.requests[2]["messages"][-1]["content"])
-    assert "Not printed yet" not in after_second
+    # the second cell printed both: the turn ends with them, the model not asked to restate them
+    assert len(scripted_model.requests) == 2
     assert (result.cells_run, result.grounding) == (2, "computed")
-    assert result.answer == "@total[790.00] @rows[7]"
+    assert result.answer == "@total[790.00]\n@rows[7]"
 
 
 async def test_an_answer_without_the_named_results_is_asked_once_in_the_requested_form(

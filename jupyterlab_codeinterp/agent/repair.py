@@ -8,7 +8,9 @@ limit is reached, or a repair brings back the identical error. Giving up raises
 Before that account, a repair that brings back the same error, or that repeats the failed
 code (not run then), gets one more attempt: the model is told so, with the failure's hint
 (:mod:`.hints`) and the instruction to take a different approach, and is asked at a higher
-temperature (:attr:`Repairs.explore`): at a low one a small model sends the same cell again. A repair must be the
+temperature (:attr:`Repairs.explore`): at a low one a small model sends the same cell again.
+While the loop can still ask a data request afresh, the first repair identical to the failed
+code gives up at once instead (:attr:`Repairs.give_up_on_identical`). A repair must be the
 whole cell (:mod:`.wholecell`): a partial one is spliced into the cell, or the whole cell is
 asked for once; lines it only restyled keep the cell's text.
 """
@@ -102,6 +104,11 @@ class Repairs:
         self.explore = False
         """The next request should be sampled at a higher temperature: the model was told its
         repair repeated the failed code or brought back the same error."""
+        self.give_up_on_identical = False
+        """Set by the loop while it can still ask the request afresh: the first repair identical
+        to the failed code then gives up at once. Told so in the conversation, Qwen2.5-Coder-1.5B
+        sent the same cell a second and a third time (DABench ids 10, 28, 118, 130: a minute of
+        generation each, and four turns out of time); asked afresh it writes new code."""
 
     def start_fix(self, cell: dict[str, Any]) -> tuple[str, str]:
         """Fix mode: the user's failing cell is the one to repair. Returns (its source, the
@@ -128,7 +135,7 @@ class Repairs:
         code = keep_original_lines(last, code)
         if _normalized(code) == _normalized(last):
             failed.identical += 1
-            if failed.identical > MAX_IDENTICAL:
+            if failed.identical > MAX_IDENTICAL or self.give_up_on_identical:
                 raise GaveUp(self.account(failed, "the repair was identical to the code that failed"))
             failed.last_chance = True
             self.explore = True
