@@ -131,6 +131,7 @@ async def test_an_unknown_keyword_gets_the_installed_parameters_and_functions_na
     hint = await hint_for(tmp_path, executor, "y = [1, 2]\nrmse = stats.mean_error(y, y, squared=False)")
     assert "stats.mean_error(y, p, *, weights=None) has no parameter 'squared'" in hint
     assert "named like it: root_mean_error." in hint
+    assert "if 'squared' asked for the root of it, call root_mean_error(...) instead (from stats import root_mean_error)." in hint
     # a bare function name, the call inside other code
     hint = await hint_for(tmp_path, executor, "from stats import mean_error\nprint(round(mean_error([1], [1], squared=True), 2))")
     assert "mean_error(y, p, *, weights=None) has no parameter 'squared'" in hint

@@ -91,13 +91,16 @@ def __ci_facts(ns, args):
         for p in parts[1:]:
             f = getattr(f, p, None) if f is not None else None
         if f is not None and callable(f):
-            f = getattr(f, "__wrapped__", f)
+            called, f = f, getattr(f, "__wrapped__", f)
             try:
                 out["signature"] = str(inspect.signature(f))[:400]
             except (TypeError, ValueError):
                 pass
             mod = sys.modules.get(getattr(f, "__module__", "") or "")
             name = getattr(f, "__name__", parts[-1])
+            if mod is not None and "." in mod.__name__ and mod.__name__.rsplit(".", 1)[1].startswith("_"):
+                public = sys.modules.get(mod.__name__.rsplit(".", 1)[0])  # sklearn.metrics, not ._regression
+                mod = public if getattr(public, name, None) is called else mod
             if mod is not None:
                 out["module"] = mod.__name__
                 out["related"] = [a for a in dir(mod) if not a.startswith("_") and a != name

@@ -436,6 +436,15 @@ def signature_hint(path: str, keyword: str, facts: dict[str, Any]) -> str:
     related = facts.get("related") or []
     if related:
         text += f" Functions of {facts.get('module', 'its module')} named like it: {', '.join(related)}."
+    name = path.rsplit(".", 1)[-1]
+    variant = next((r for r in related if r.endswith("_" + name)), None)
+    if variant:
+        # told only the names, Qwen2.5-Coder-1.5B dropped squared=False and reported the MSE
+        # as the RMSE (DABench ids 30, 70)
+        kind = variant[: -len(name) - 1].replace("_", " ")
+        text += (f" Dropping '{keyword}' makes {name} return its default result: if '{keyword}' asked "
+                 f"for the {kind} of it, call {variant}(...) instead"
+                 + (f" (from {facts['module']} import {variant})." if facts.get("module") else "."))
     return text
 
 
