@@ -32,7 +32,7 @@ from .cells import CellRunner, Finished, Rejected, image_message
 from .codeblocks import (CODEBLOCK_INSTRUCTIONS, compact_system_prompt, extract_code, through_last_block,
                          unfence_answers)
 from .formcheck import unfit_note, unfit_results
-from .grounding import Grounding, GroundingRule, printed_results, stated_results
+from .grounding import Grounding, GroundingRule, printed_results
 from .repair import GaveUp, Repairs
 from .streamtext import BROKEN_CALL_NOTE, CallTextGuard, names_a_tool
 from .textual_calls import parse_textual_tool_calls
@@ -519,7 +519,7 @@ class _TurnRun:
         if any(n not in printed or "{" in printed[n] or "}" in printed[n] for n in names):
             return
         answer = "\n".join(f"@{n}[{printed[n]}]" for n in names)
-        if unfit_results(turn.prompt, answer) or stated_results(answer) != set(names):
+        if unfit_results(turn.prompt, answer):
             return
         raise Finished(answer)
 
