@@ -85,3 +85,15 @@ async def test_a_result_outside_the_listed_choices_is_computed_again_once(worksp
     result, _ = await run_agent_turn(scripted_config, executor, tmp_path, "u2", prompt)
     assert (result.status, result.answer) == ("done", "@skewed[0.03] @total[790.00]")
     assert len(scripted_model.requests) == 3 + 4
+
+
+def test_words_the_request_gave_are_cut_from_a_number_and_others_are_kept():
+    prompt = ("Give the final answer in this format: @skew[float between -0.5 and 0.5, rounded to two "
+              "decimal places] @kurt[float around 0, answer should be within range of -0.5 to 0.5]")
+    from jupyterlab_codeinterp.agent.formcheck import without_echoed_form
+    assert without_echoed_form(prompt, "@skew[0.14, rounded to two decimal places]") == "@skew[0.14]"
+    assert without_echoed_form(prompt, "@kurt[-0.29 (answer should be within range of -0.5 to 0.5)]") == "@kurt[-0.29]"
+    # words the request does not hold, names it does not ask for, and lists stay as they are
+    assert without_echoed_form(prompt, "@skew[0.14, see above]") == "@skew[0.14, see above]"
+    assert without_echoed_form(prompt, "@other[0.14, rounded to two decimal places]").endswith("places]")
+    assert without_echoed_form(prompt, "@skew[0.14, 0.2]") == "@skew[0.14, 0.2]"

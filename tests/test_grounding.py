@@ -156,6 +156,31 @@ async def test_a_cell_that_printed_every_named_result_ends_the_turn_with_them(wo
     assert result.messages[-1] == {"role": "assistant", "content": result.answer}
 
 
+async def test_words_copied_from_the_form_are_cut_from_a_printed_result(workspace, scripted_model,
+                                                                        scripted_config):
+    """Seen with Qwen2.5-Coder-1.5B: ``@skewness_value[0.14, rounded to two decimal places]``."""
+    tmp_path, executor = workspace
+    code = ("import pandas as pd\ndf = pd.read_csv('gdp.csv')\n"
+            "print(f\"@total_gdp[{df['gdp'].sum():.2f}, rounded to two decimal places]\")")
+    scripted_model.set_script(run_code(code), text("unused"))
+    result, _ = await run_agent_turn(scripted_config, executor, tmp_path, "g8",
+                                     "total gdp of gdp.csv, as @total_gdp[number, rounded to two decimal places]")
+    assert (result.status, result.answer, result.grounding) == ("done", "@total_gdp[790.00]", "computed")
+
+
+async def test_a_reply_that_is_only_code_is_run_not_passed_on_as_the_answer(workspace, scripted_model,
+                                                                           scripted_config):
+    """Seen with Qwen2.5-Coder-1.5B: after a cell ran, its reply was a new program and no words;
+    the user got the unrun program as the answer."""
+    tmp_path, executor = workspace
+    scripted_model.set_script(run_code("print('loaded')"), text(f"```python\n{TOTAL}\n```"),
+                              text("The total GDP is 790.0."))
+    result, _ = await run_agent_turn(scripted_config, executor, tmp_path, "g9",
+                                     "What is the total gdp in gdp.csv?")
+    assert (result.status, result.answer, result.cells_run) == ("done", "The total GDP is 790.0.", 2)
+    assert "790" in str(scripted_model.requests[2]["messages"][-1]["content"])
+
+
 async def test_printed_results_outside_the_listed_choices_go_back_to_the_model(workspace, scripted_model,
                                                                               scripted_config):
     tmp_path, executor = workspace

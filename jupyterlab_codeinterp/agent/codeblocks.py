@@ -32,7 +32,7 @@ import textwrap
 from dataclasses import dataclass
 
 __all__ = ["CODEBLOCK_INSTRUCTIONS", "CodeBlock", "extract_code", "find_code_blocks",
-           "is_answer_block", "looks_like_python", "unfence_answers", "through_last_block",
+           "is_answer_block", "looks_like_python", "outside_code", "unfence_answers", "through_last_block",
            "PYTHON_LANGS", "SHELL_LANGS"]
 
 CODEBLOCK_INSTRUCTIONS = """\
@@ -230,6 +230,14 @@ def through_last_block(text: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     blocks = [b for b in find_code_blocks(text) if b.code.strip() and b.is_python]
     return text[:blocks[-1].end].rstrip() if blocks else text
+
+
+def outside_code(text: str) -> str:
+    """``text`` without its Python blocks: what a reply says besides the code it holds."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    for b in reversed([b for b in find_code_blocks(text) if b.code.strip() and b.is_python]):
+        text = text[:b.start] + text[b.end:]
+    return text
 
 
 _MAGIC = re.compile(r"^([ \t]*)[%!].*$", re.M)

@@ -130,6 +130,31 @@ def unfit_results(prompt: str, answer: str) -> list[Unfit]:
     return list(found.values())
 
 
+_NUMBER_THEN_WORDS = re.compile(r"\s*(-?\d+(?:\.\d+)?)\s*[,;(]\s*([A-Za-z][^\[\]\n]*?)[).]?\s*")
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def without_echoed_form(prompt: str, text: str) -> str:
+    """``text`` with each asked-for ``@name[number, words]`` result cut to its number when the
+    words are the request's own (its description of the value).
+
+    Qwen2.5-Coder-1.5B printed ``@skewness_value[0.14, rounded to two decimal places]`` for
+    ``@skewness_value[float between -0.5 and 0.5, rounded to two decimal places]``: the
+    number was computed, the rest was copied from the form."""
+    asked, request = _slots(prompt), _flat(prompt)
+
+    def cut(m: re.Match) -> str:
+        echoed = _NUMBER_THEN_WORDS.fullmatch(m.group(2))
+        if m.group(1) in asked and echoed and _flat(echoed.group(2)) in request:
+            return f"@{m.group(1)}[{echoed.group(1)}]"
+        return m.group(0)
+
+    return CLOSED_FORM.sub(cut, text or "")
+
+
 def unfit_note(unfit: list[Unfit]) -> str:
     """What was wrong with the results, for the program asked again (:mod:`.reasks`): asked
     in the conversation, Qwen2.5-Coder-1.5B sent its cell back unchanged."""

@@ -225,6 +225,14 @@ def _rounded_from(stated: str, printed: str) -> bool:
     return 1 <= places < len(b.group(1) or "") and abs(float(printed) - float(stated)) <= 0.5 * 10 ** -places + 1e-12
 
 
+def _leads(stated: str, printed: str) -> bool:
+    """Whether ``stated`` is the number ``printed`` starts with, before words
+    (``0.14`` of ``0.14, rounded to two decimal places``: see
+    :func:`~.formcheck.without_echoed_form`)."""
+    return bool(_PLAIN_NUMBER.fullmatch(stated)) and bool(
+        re.fullmatch(re.escape(stated.strip()) + r"\s*[,;(]\s*[A-Za-z].*", printed.strip()))
+
+
 def with_printed_results(answer: str, printed: dict[str, str]) -> str:
     """The answer stating every printed result as printed: a different value the answer gives
     for the same name is replaced (unless it is the printed number rounded: the request may
@@ -234,7 +242,7 @@ def with_printed_results(answer: str, printed: dict[str, str]) -> str:
 
     def fix(m: re.Match) -> str:
         name = m.group(1)
-        if name not in printed or _rounded_from(m.group(2), printed[name]):
+        if name not in printed or _rounded_from(m.group(2), printed[name]) or _leads(m.group(2), printed[name]):
             return m.group(0)
         return f"@{name}[{printed[name]}]"
 

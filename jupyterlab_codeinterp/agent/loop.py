@@ -29,9 +29,9 @@ from ..llm.types import ModelReply, ProviderError, TokenUsage, ToolCall
 from ..protocol import CodeDeltaMsg, ContextNoteMsg, ErrorMsg, NoticeMsg, TextDeltaMsg, TurnStatus
 from . import prompts, reasks
 from .cells import CellRunner, Finished, Rejected, image_message
-from .codeblocks import (CODEBLOCK_INSTRUCTIONS, compact_system_prompt, extract_code, through_last_block,
-                         unfence_answers)
-from .formcheck import unfit_note, unfit_results
+from .codeblocks import (CODEBLOCK_INSTRUCTIONS, compact_system_prompt, extract_code, outside_code,
+                         through_last_block, unfence_answers)
+from .formcheck import unfit_note, unfit_results, without_echoed_form
 from .grounding import Grounding, GroundingRule, printed_results
 from .repair import GaveUp, Repairs
 from .streamtext import BROKEN_CALL_NOTE, CallTextGuard, names_a_tool
@@ -369,12 +369,13 @@ class _TurnRun:
             blocks = extract_code(reply.text)
             if blocks:
                 return await self._run_blocks(reply, blocks, conversation)
-        elif not calls and (not self.cells.ran_code or self.repairs.failed is not None or code_asked) \
-                and self.turn.mode != "fix":
+        elif not calls and (not self.cells.ran_code or self.repairs.failed is not None or code_asked
+                            or self._only_code(reply.text)) and self.turn.mode != "fix":
             # Offered tools, some models (small local ones, e.g. Qwen2.5-Coder-1.5B at
             # temperature 0) write a ```python block instead of calling run_code. Before any
-            # code ran this turn, right after a cell failed, or when the loop asked for a
-            # cell, such a block is the work (the repair), not an illustration: run it.
+            # code ran this turn, right after a cell failed, when the loop asked for a cell,
+            # or when a reply to a data request is code and nothing else, such a block is the
+            # work (the repair), not an illustration: run it.
             blocks = extract_code(reply.text)
             if blocks:
                 return await self._run_blocks(reply, blocks, conversation)
@@ -436,6 +437,8 @@ class _TurnRun:
     async def _final_answer(self, answer: str, conversation: list[dict[str, Any]]) -> tuple[bool, str]:
         """The model's answer, under the grounding rule: it may be sent back to the model
         (compute it, print its numbers), or passed on as it is, completed or withheld."""
+        if self.turn.mode == "chat":
+            answer = without_echoed_form(self.turn.prompt, answer)
         verdict = self.grounding.review(answer, outputs=self.cells.outputs, cells_run=self.cells.cells_run,
                                         declined=self.cells.declined, code=self.cells.codes)
         turn = self.turn
@@ -474,6 +477,14 @@ class _TurnRun:
         conversation.append(msg)
         self.new_messages.append(msg)
         return True, verdict.answer
+
+    def _only_code(self, text: str) -> bool:
+        """A reply to a data request in the chat that holds Python and no words: passed on as
+        the answer, the user would get an unrun program (Qwen2.5-Coder-1.5B's last reply
+        after a cell printed ``nan``); the identical-code check keeps a program it repeats
+        from running twice."""
+        return (self.turn.mode == "chat" and self.grounding.wants_data and bool(extract_code(text))
+                and not outside_code(text).strip())
 
     def _form_reminder(self, ok: bool) -> str:
         """The answer's form, after a cell's result; after a cell that ran, the results the
@@ -518,7 +529,7 @@ class _TurnRun:
         printed = printed_results(self.cells.outputs)
         if any(n not in printed or "{" in printed[n] or "}" in printed[n] for n in names):
             return
-        answer = "\n".join(f"@{n}[{printed[n]}]" for n in names)
+        answer = without_echoed_form(turn.prompt, "\n".join(f"@{n}[{printed[n]}]" for n in names))
         if unfit_results(turn.prompt, answer):
             return
         raise Finished(answer)
