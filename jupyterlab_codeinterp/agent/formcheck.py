@@ -1,6 +1,8 @@
-"""Results checked against the form the request gives them: a value outside the choices the
-request lists, a value that is not a number at all (``nan``), and one with more decimals
-than the request rounds to.
+"""The answer's form, for requests that name their results (``@name[value]``): the answer
+taken from what the cells printed, the results an answer leaves out, and results checked
+against the form the request gives them: a value outside the choices the request lists, a
+value that is not a number at all (``nan``), and one with more decimals than the request
+rounds to.
 
 A request in closed form names its results and may say which values one can take
 (``@is_normal[response] where "response" is "yes" if … and "no" if …``). Qwen2.5-Coder-1.5B
@@ -14,9 +16,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Iterator, Optional
+from typing import Iterable, Iterator, Optional
 
-from .grounding import CLOSED_FORM
+from .grounding import CLOSED_FORM, printed_results
+from .prompts import form_names, unstated_names
 _QUOTED = re.compile(r"\"([^\"\n]{1,60})\"|“([^”\n]{1,60})”|'([^'\n]{1,60})'")
 #: words that make quoted strings after a placeholder its choices (not an example or a column)
 _CHOICE_WORDS = re.compile(r"(?i)\b(either|one of|takes? the values?|can be|is a string|string that)\b")
@@ -153,6 +156,29 @@ def without_echoed_form(prompt: str, text: str) -> str:
         return m.group(0)
 
     return CLOSED_FORM.sub(cut, text or "")
+
+
+def answer_from_printed(prompt: str, outputs: Iterable[str]) -> Optional[str]:
+    """The answer, when the cells printed every result the request names (``@name[value]``,
+    each value whole and fitting the form): those lines, in the request's order; else None.
+
+    The model's own final answer could only restate them
+    (:meth:`~.grounding.GroundingRule.settle` puts the printed values in), and on a CPU model
+    that call took 30 to 90 seconds; Qwen2.5-Coder-1.5B often spent it writing the program
+    out again."""
+    names = form_names(prompt)
+    printed = printed_results(outputs)
+    if not names or any(n not in printed or "{" in printed[n] or "}" in printed[n] for n in names):
+        return None
+    answer = without_echoed_form(prompt, "\n".join(f"@{n}[{printed[n]}]" for n in names))
+    return None if unfit_results(prompt, answer) else answer
+
+
+def form_problems(prompt: str, answer: str) -> tuple[list[str], list[Unfit]]:
+    """What keeps an answer from the request's form: the named results it leaves out, or
+    (when none is missing) the stated ones that do not fit."""
+    missing = unstated_names(prompt, answer)
+    return missing, [] if missing else unfit_results(prompt, answer)
 
 
 def unfit_note(unfit: list[Unfit]) -> str:

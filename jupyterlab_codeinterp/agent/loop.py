@@ -8,8 +8,9 @@ prompts and repair policy serve the browser and ``jupyter codeinterp run``.
 This module is the flow of a turn: gather context, ask the model, act on its reply, end.
 Running code (approval, the cell, tool dispatch) is in :mod:`.cells`; when to repair a
 failed cell and when to give up is in :mod:`.repair`; whether the answer may be passed on
-is in :mod:`.grounding`; requests asked apart from the conversation (a whole program, a
-refocused repair) are in :mod:`.reasks`; what a turn is, in :mod:`.turn`.
+is in :mod:`.grounding`; whether it has the form the request asks for, in :mod:`.formcheck`;
+requests asked apart from the conversation (a whole program, a refocused repair) are in
+:mod:`.reasks`; what a turn is, in :mod:`.turn`.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from . import prompts, reasks
 from .cells import CellRunner, Finished, Rejected, image_message
 from .codeblocks import (CODEBLOCK_INSTRUCTIONS, compact_system_prompt, extract_code, outside_code,
                          through_last_block, unfence_answers)
-from .formcheck import unfit_note, unfit_results, without_echoed_form
+from .formcheck import answer_from_printed, form_problems, unfit_note, without_echoed_form
 from .grounding import Grounding, GroundingRule, printed_results
 from .repair import GaveUp, Repairs
 from .streamtext import BROKEN_CALL_NOTE, CallTextGuard, names_a_tool
@@ -456,8 +457,7 @@ class _TurnRun:
                                       text=verdict.notice))
             return False, ""
         stated = self.cells.cells_run and verdict.grounding != "not_computed"
-        missing = prompts.unstated_names(turn.prompt, verdict.answer) if stated else []
-        unfit = unfit_results(turn.prompt, verdict.answer) if stated and not missing else []
+        missing, unfit = form_problems(turn.prompt, verdict.answer) if stated else ([], [])
         if (missing or unfit) and not self.form_asked and turn.mode != "fix":
             self.form_asked = self.code_asked = True
             if missing:
@@ -516,23 +516,14 @@ class _TurnRun:
         return False, ""
 
     def _end_if_printed(self) -> None:
-        """End the turn when its cells printed every result the request names, in its form
-        (``@name[value]``), fitting it, and no cell is left failed: the answer is those lines.
-
-        The model's own final answer could only restate them (:meth:`GroundingRule.settle`
-        puts the printed values in), and on a CPU model that call took 30 to 90 seconds;
-        Qwen2.5-Coder-1.5B often spent it writing the program out again."""
+        """End a chat turn on a data request when no cell is left failed and the cells printed
+        every result the request names, fitting its form (:func:`.formcheck.answer_from_printed`)."""
         turn = self.turn
-        names = prompts.form_names(turn.prompt)
-        if turn.mode != "chat" or not names or self.repairs.failed is not None or not self.grounding.wants_data:
+        if turn.mode != "chat" or self.repairs.failed is not None or not self.grounding.wants_data:
             return
-        printed = printed_results(self.cells.outputs)
-        if any(n not in printed or "{" in printed[n] or "}" in printed[n] for n in names):
-            return
-        answer = without_echoed_form(turn.prompt, "\n".join(f"@{n}[{printed[n]}]" for n in names))
-        if unfit_results(turn.prompt, answer):
-            return
-        raise Finished(answer)
+        answer = answer_from_printed(turn.prompt, self.cells.outputs)
+        if answer:
+            raise Finished(answer)
 
 
 def new_chat_id() -> str:
