@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Optional
 
-from .grounding import CLOSED_FORM, printed_results
+from .grounding import CLOSED_FORM, DECIMAL_NUMBER, printed_results
 from .prompts import form_names, unstated_names
 _QUOTED = re.compile(r"\"([^\"\n]{1,60})\"|“([^”\n]{1,60})”|'([^'\n]{1,60})'")
 #: words that make quoted strings after a placeholder its choices (not an example or a column)
@@ -79,7 +79,6 @@ def form_choices(prompt: str) -> dict[str, list[str]]:
 
 _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
 _ROUNDED = re.compile(r"(?i)\bround\w*\s+(?:off\s+)?to\s+(?:the\s+)?(\d|one|two|three|four|five|six)\s+decimal")
-_DECIMALS = re.compile(r"-?\d+\.(\d+)")
 
 
 def _places(m: re.Match) -> int:
@@ -121,12 +120,12 @@ def unfit_results(prompt: str, answer: str) -> list[Unfit]:
         if name not in asked:
             continue
         allowed, places = choices.get(name), decimals.get(name)
-        digits = _DECIMALS.fullmatch(value)
+        digits = DECIMAL_NUMBER.fullmatch(value)
         if allowed and not any(_same(value, c) for c in allowed):
             found[name] = Unfit(name, value, allowed)
         elif not allowed and value.strip("\"' ").lower() in _NOT_A_NUMBER:
             found[name] = Unfit(name, value)
-        elif places is not None and digits and len(digits.group(1)) > places:
+        elif places is not None and digits and len(digits.group(1) or "") > places:
             found[name] = Unfit(name, value, decimals=places)
         else:
             found.pop(name, None)

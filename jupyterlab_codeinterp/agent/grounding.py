@@ -213,12 +213,13 @@ def stated_results(text: str) -> set[str]:
     return {m.group(1) for m in CLOSED_FORM.finditer(text or "")}
 
 
-_PLAIN_NUMBER = re.compile(r"\s*-?\d+(?:\.(\d+))?\s*")
+#: a value that is one number and nothing else; group 1: its decimals (shared with formcheck)
+DECIMAL_NUMBER = re.compile(r"\s*-?\d+(?:\.(\d+))?\s*")
 
 
 def _rounded_from(stated: str, printed: str) -> bool:
     """Whether ``stated`` is ``printed`` rounded to fewer decimals (87.96 from 87.9616)."""
-    a, b = _PLAIN_NUMBER.fullmatch(stated), _PLAIN_NUMBER.fullmatch(printed)
+    a, b = DECIMAL_NUMBER.fullmatch(stated), DECIMAL_NUMBER.fullmatch(printed)
     if not a or not b:
         return False
     places = len(a.group(1) or "")
@@ -229,7 +230,7 @@ def _leads(stated: str, printed: str) -> bool:
     """Whether ``stated`` is the number ``printed`` starts with, before words
     (``0.14`` of ``0.14, rounded to two decimal places``: see
     :func:`~.formcheck.without_echoed_form`)."""
-    return bool(_PLAIN_NUMBER.fullmatch(stated)) and bool(
+    return bool(DECIMAL_NUMBER.fullmatch(stated)) and bool(
         re.fullmatch(re.escape(stated.strip()) + r"\s*[,;(]\s*[A-Za-z].*", printed.strip()))
 
 
