@@ -217,9 +217,14 @@ def _strip_prompts(code: str) -> str:
     return "\n".join(out).strip("\n")
 
 
+def _python_blocks(text: str) -> list[CodeBlock]:
+    """The blocks of ``text`` that run: Python with some code in it."""
+    return [b for b in find_code_blocks(text) if b.code.strip() and b.is_python]
+
+
 def extract_code(text: str) -> list[str]:
     """The Python code blocks of a model answer, in order (see the module doc for what counts)."""
-    return [b.code for b in find_code_blocks(text) if b.code.strip() and b.is_python]
+    return [b.code for b in _python_blocks(text)]
 
 
 def through_last_block(text: str) -> str:
@@ -228,14 +233,14 @@ def through_last_block(text: str) -> str:
     model keeps to them (Qwen2.5-Coder-1.5B appended ``@mean_fare[128.00]`` to the cell
     that printed 34.65, and answered 128.00)."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    blocks = [b for b in find_code_blocks(text) if b.code.strip() and b.is_python]
+    blocks = _python_blocks(text)
     return text[:blocks[-1].end].rstrip() if blocks else text
 
 
 def outside_code(text: str) -> str:
     """``text`` without its Python blocks: what a reply says besides the code it holds."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    for b in reversed([b for b in find_code_blocks(text) if b.code.strip() and b.is_python]):
+    for b in reversed(_python_blocks(text)):
         text = text[:b.start] + text[b.end:]
     return text
 

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Optional
 
-from .grounding import CLOSED_FORM, DECIMAL_NUMBER, printed_results
+from .grounding import CLOSED_FORM, DECIMAL_NUMBER, NUMBER_THEN_WORDS, printed_results
 from .prompts import form_names, unstated_names
 _QUOTED = re.compile(r"\"([^\"\n]{1,60})\"|“([^”\n]{1,60})”|'([^'\n]{1,60})'")
 #: words that make quoted strings after a placeholder its choices (not an example or a column)
@@ -132,9 +132,6 @@ def unfit_results(prompt: str, answer: str) -> list[Unfit]:
     return list(found.values())
 
 
-_NUMBER_THEN_WORDS = re.compile(r"\s*(-?\d+(?:\.\d+)?)\s*[,;(]\s*([A-Za-z][^\[\]\n]*?)[).]?\s*")
-
-
 def _flat(text: str) -> str:
     return " ".join(text.lower().split())
 
@@ -149,7 +146,7 @@ def without_echoed_form(prompt: str, text: str) -> str:
     asked, request = _slots(prompt), _flat(prompt)
 
     def cut(m: re.Match) -> str:
-        echoed = _NUMBER_THEN_WORDS.fullmatch(m.group(2))
+        echoed = NUMBER_THEN_WORDS.fullmatch(m.group(2))
         if m.group(1) in asked and echoed and _flat(echoed.group(2)) in request:
             return f"@{m.group(1)}[{echoed.group(1)}]"
         return m.group(0)

@@ -226,12 +226,17 @@ def _rounded_from(stated: str, printed: str) -> bool:
     return 1 <= places < len(b.group(1) or "") and abs(float(printed) - float(stated)) <= 0.5 * 10 ** -places + 1e-12
 
 
+#: a number, then words (``0.14, rounded to two decimal places``); group 1: the number,
+#: group 2: the words (shared with formcheck)
+NUMBER_THEN_WORDS = re.compile(r"\s*(-?\d+(?:\.\d+)?)\s*[,;(]\s*([A-Za-z][^\[\]\n]*?)[).]?\s*")
+
+
 def _leads(stated: str, printed: str) -> bool:
     """Whether ``stated`` is the number ``printed`` starts with, before words
     (``0.14`` of ``0.14, rounded to two decimal places``: see
     :func:`~.formcheck.without_echoed_form`)."""
-    return bool(DECIMAL_NUMBER.fullmatch(stated)) and bool(
-        re.fullmatch(re.escape(stated.strip()) + r"\s*[,;(]\s*[A-Za-z].*", printed.strip()))
+    m = NUMBER_THEN_WORDS.fullmatch(printed)
+    return bool(m) and m.group(1) == stated.strip()
 
 
 def with_printed_results(answer: str, printed: dict[str, str]) -> str:
