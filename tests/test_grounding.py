@@ -142,30 +142,25 @@ async def test_a_printed_result_replaces_the_value_the_model_wrote(workspace, sc
     assert result.grounding == "computed"
 
 
+@pytest.mark.parametrize("printed, request_form, answer", [
+    ("@total_gdp[{df['gdp'].sum():.2f}] @rows[{len(df)}]", "as @total_gdp[value], @rows[n]",
+     "@total_gdp[790.00]\n@rows[8]"),
+    # seen with Qwen2.5-Coder-1.5B: @skewness_value[0.14, rounded to two decimal places]
+    ("@total_gdp[{df['gdp'].sum():.2f}, rounded to two decimal places] @rows[{len(df)}]",
+     "as @total_gdp[number, rounded to two decimal places], @rows[n]", "@total_gdp[790.00]\n@rows[8]"),
+], ids=["as printed", "words copied from the form cut"])
 async def test_a_cell_that_printed_every_named_result_ends_the_turn_with_them(workspace, scripted_model,
-                                                                             scripted_config):
+                                                                             scripted_config, printed,
+                                                                             request_form, answer):
     """The model is not asked to restate what a cell printed in the requested form."""
     tmp_path, executor = workspace
-    code = ("import pandas as pd\ndf = pd.read_csv('gdp.csv')\n"
-            "print(f\"@total_gdp[{df['gdp'].sum():.2f}] @rows[{len(df)}]\")")
+    code = f"import pandas as pd\ndf = pd.read_csv('gdp.csv')\nprint(f\"{printed}\")"
     scripted_model.set_script(run_code(code), text("unused"))
     result, _ = await run_agent_turn(scripted_config, executor, tmp_path, "g6",
-                                     "total gdp and row count of gdp.csv, as @total_gdp[value], @rows[n]")
-    assert (result.status, result.answer, result.grounding) == ("done", "@total_gdp[790.00]\n@rows[8]", "computed")
+                                     f"total gdp and row count of gdp.csv, {request_form}")
+    assert (result.status, result.answer, result.grounding) == ("done", answer, "computed")
     assert len(scripted_model.requests) == 1
     assert result.messages[-1] == {"role": "assistant", "content": result.answer}
-
-
-async def test_words_copied_from_the_form_are_cut_from_a_printed_result(workspace, scripted_model,
-                                                                        scripted_config):
-    """Seen with Qwen2.5-Coder-1.5B: ``@skewness_value[0.14, rounded to two decimal places]``."""
-    tmp_path, executor = workspace
-    code = ("import pandas as pd\ndf = pd.read_csv('gdp.csv')\n"
-            "print(f\"@total_gdp[{df['gdp'].sum():.2f}, rounded to two decimal places]\")")
-    scripted_model.set_script(run_code(code), text("unused"))
-    result, _ = await run_agent_turn(scripted_config, executor, tmp_path, "g8",
-                                     "total gdp of gdp.csv, as @total_gdp[number, rounded to two decimal places]")
-    assert (result.status, result.answer, result.grounding) == ("done", "@total_gdp[790.00]", "computed")
 
 
 async def test_a_reply_that_is_only_code_is_run_not_passed_on_as_the_answer(workspace, scripted_model,
